@@ -1,0 +1,176 @@
+/* SPDX-License-Identifier: LGPL-3.0-or-later */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "config.h"
+
+static char err[CONFIG_ERR_MAX];
+
+static void
+expect_error(const char *yaml, const char *message)
+{
+	struct config cfg;
+
+	config_defaults(&cfg);
+	err[0] = '\0';
+	assert_int_equal(config_load_string(&cfg, "t.yaml", yaml, err, sizeof(err)), -1);
+	if (strcmp(err, message) != 0)
+		fail_msg("config error\n  got:      %s\n  expected: %s", err, message);
+	config_release(&cfg);
+}
+
+static void
+defaults(void **state)
+{
+	struct config cfg;
+
+	(void)state;
+	config_defaults(&cfg);
+	assert_string_equal(cfg.lcores, "0,1");
+	assert_true(cfg.hugepages);
+	assert_int_equal(cfg.budget_tcp, 80);
+	assert_int_equal(cfg.budget_udp, 24);
+	assert_int_equal(cfg.timeout_ms[FLOW_TC_UDP], 120000);
+	assert_int_equal(cfg.n_ports, 0);
+	/* An empty document keeps every default. */
+	assert_int_equal(config_load_string(&cfg, "t.yaml", "", err, sizeof(err)), 0);
+	assert_int_equal(cfg.flow_capacity, 262144);
+}
+
+static void
+full_file(void **state)
+{
+	struct config cfg;
+
+	(void)state;
+	config_defaults(&cfg);
+	assert_int_equal(config_load_string(&cfg, "t.yaml",
+					    "eal:\n"
+					    "  lcores: \"2,3\"\n"
+					    "  memory_mb: 256\n"
+					    "  hugepages: false\n"
+					    "  file_prefix: lab1\n"
+					    "  extra_args: [\"--log-level=pmd:debug\"]\n"
+					    "ports:\n"
+					    "  - name: vnf0\n"
+					    "    vdev: \"net_virtio_user0,path=/tmp/a.sock,server=1\"\n"
+					    "datapath:\n"
+					    "  burst_size: 64\n"
+					    "  malformed: drop\n"
+					    "flows:\n"
+					    "  capacity: 1000\n"
+					    "  classifying: 100\n"
+					    "  timeouts: {tcp: 30, udp: 5}\n"
+					    "  packet_budget: {udp: 10}\n"
+					    "records: {path: /tmp/flows.jsonl}\n",
+					    err, sizeof(err)),
+			 0);
+	assert_string_equal(cfg.lcores, "2,3");
+	assert_int_equal(cfg.memory_mb, 256);
+	assert_false(cfg.hugepages);
+	assert_string_equal(cfg.file_prefix, "lab1");
+	assert_int_equal(cfg.n_eal_extra, 1);
+	assert_string_equal(cfg.eal_extra[0], "--log-level=pmd:debug");
+	assert_int_equal(cfg.n_ports, 1);
+	assert_string_equal(cfg.ports[0].name, "vnf0");
+	assert_int_equal(cfg.burst_size, 64);
+	assert_int_equal(cfg.malformed, WORKER_MALFORMED_DROP);
+	assert_int_equal(cfg.flow_capacity, 1000);
+	assert_int_equal(cfg.timeout_ms[FLOW_TC_TCP], 30000);
+	assert_int_equal(cfg.timeout_ms[FLOW_TC_UDP], 5000);
+	assert_int_equal(cfg.timeout_ms[FLOW_TC_OTHER], 60000); /* untouched default */
+	assert_int_equal(cfg.budget_udp, 10);
+	assert_string_equal(cfg.records_path, "/tmp/flows.jsonl");
+	config_release(&cfg);
+}
+
+static void
+shipped_config_loads(void **state)
+{
+	struct config cfg;
+	char path[512];
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/config/flowtag.yaml", SOURCE_ROOT);
+	config_defaults(&cfg);
+	if (config_load(&cfg, path, err, sizeof(err)) != 0)
+		fail_msg("%s", err);
+	assert_int_equal(cfg.n_ports, 1);
+	config_release(&cfg);
+}
+
+static void
+errors_name_line_and_column(void **state)
+{
+	(void)state;
+	expect_error("flows:\n  capacty: 5\n",
+		     "t.yaml:2:3: unknown key 'capacty' in flows (expected one of: capacity, "
+		     "classifying, timeouts, packet_budget)");
+	expect_error("datapath:\n  burst_size: lots\n",
+		     "t.yaml:2:15: 'burst_size' must be a whole number from 1 to 256, found 'lots'");
+	expect_error("datapath:\n  burst_size: 1000\n",
+		     "t.yaml:2:15: 'burst_size' is 1000, expected 1 to 256");
+	expect_error("datapath:\n  burst_size: -3\n",
+		     "t.yaml:2:15: 'burst_size' must be a whole number from 1 to 256, found '-3'");
+	expect_error("datapath:\n  malformed: maybe\n",
+		     "t.yaml:2:14: 'malformed' must be pass or drop, found 'maybe'");
+	expect_error("eal:\n  hugepages: sometimes\n",
+		     "t.yaml:2:14: 'hugepages' must be true or false, found 'sometimes'");
+	expect_error("flows: 7\n", "t.yaml:1:8: 'flows' must be a mapping, found a scalar");
+	expect_error("ports:\n  - name: a\n",
+		     "t.yaml:2:5: port needs 'vdev' (a DPDK virtual device such as "
+		     "net_virtio_user0,path=/run/flowtag/vnf0.sock,server=1)");
+	expect_error("ports:\n  - vdev: \"0000:00:04.0\"\n",
+		     "t.yaml:2:5: 'vdev' must name a DPDK virtual device (net_virtio_user, net_pcap, "
+		     "net_null, net_ring, net_tap, net_af_packet), found '0000:00:04.0'");
+	expect_error("eal:\n  extra_args: [\"-a\", \"0000:00:04.0\"]\n",
+		     "t.yaml:2:16: '-a': PCI devices are never probed (flowtag runs with --no-pci "
+		     "and vdevs only)");
+	expect_error("flows:\n  capacity: 100\n  classifying: 200\n",
+		     "t.yaml:1:1: flows.classifying (200) cannot exceed flows.capacity (100)");
+	expect_error("flows:\n  timeouts:\n    udp: 0\n",
+		     "t.yaml:3:10: 'udp' is 0, expected 1 to 86400");
+}
+
+static void
+yaml_syntax_errors(void **state)
+{
+	(void)state;
+	expect_error("flows:\n  capacity: [1, 2\n",
+		     "t.yaml:3:1: did not find expected ',' or ']' while parsing a flow sequence");
+	expect_error("eal:\n\tlcores: 1\n",
+		     "t.yaml:2:1: found character that cannot start any token while scanning for "
+		     "the next token");
+}
+
+static void
+missing_file(void **state)
+{
+	struct config cfg;
+
+	(void)state;
+	config_defaults(&cfg);
+	assert_int_equal(config_load(&cfg, "/nonexistent/flowtag.yaml", err, sizeof(err)), -1);
+	assert_string_equal(err, "/nonexistent/flowtag.yaml: cannot open: No such file or directory");
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(defaults),
+		cmocka_unit_test(full_file),
+		cmocka_unit_test(shipped_config_loads),
+		cmocka_unit_test(errors_name_line_and_column),
+		cmocka_unit_test(yaml_syntax_errors),
+		cmocka_unit_test(missing_file),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

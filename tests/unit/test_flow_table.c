@@ -1,0 +1,305 @@
+/* SPDX-License-Identifier: LGPL-3.0-or-later */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <netinet/in.h>
+
+#include "flow_table.h"
+#include "parse.h"
+
+struct ended {
+	int count;
+	int by_reason[FLOW_END_REASON_COUNT];
+	uint32_t last_flow_id;
+};
+
+static void
+count_end(void *ctx, struct flow_entry *e, enum flow_end_reason reason)
+{
+	struct ended *en = ctx;
+
+	en->count++;
+	en->by_reason[reason]++;
+	en->last_flow_id = e->flow_id;
+}
+
+static struct flow_table *
+make(uint32_t capacity, struct ended *en)
+{
+	struct flow_table_params p = {
+		.capacity = capacity,
+		.timeout_ms = {[FLOW_TC_TCP] = 300000,
+			       [FLOW_TC_TCP_CLOSED] = 10000,
+			       [FLOW_TC_UDP] = 120000,
+			       [FLOW_TC_OTHER] = 60000},
+		.on_end = count_end,
+		.cb_ctx = en,
+	};
+	struct flow_table *ft = flow_table_create(&p);
+
+	assert_non_null(ft);
+	return ft;
+}
+
+static void
+key_n(struct flow_key *k, uint32_t n)
+{
+	struct parse_info pi;
+
+	memset(&pi, 0, sizeof(pi));
+	pi.ip_version = 4;
+	pi.l4_proto = IPPROTO_UDP;
+	pi.src[0] = 10;
+	memcpy(pi.src + 1, &n, 3);
+	pi.dst[0] = 192;
+	pi.sport = (uint16_t)(1024 + n % 50000);
+	pi.dport = 53;
+	flow_key_from_packet(&pi, k);
+}
+
+static void
+symmetric_key(void **state)
+{
+	struct parse_info a, b;
+	struct flow_key ka, kb;
+	bool a_hi, b_hi;
+
+	(void)state;
+	memset(&a, 0, sizeof(a));
+	a.ip_version = 6;
+	a.l4_proto = IPPROTO_TCP;
+	memcpy(a.src, "\x20\x01\x0d\xb8\0\0\0\0\0\0\0\0\0\0\0\x09", 16);
+	memcpy(a.dst, "\x20\x01\x0d\xb8\0\0\0\0\0\0\0\0\0\0\0\x01", 16);
+	a.sport = 40000;
+	a.dport = 443;
+	a.vlan = 12;
+	b = a;
+	memcpy(b.src, a.dst, 16);
+	memcpy(b.dst, a.src, 16);
+	b.sport = a.dport;
+	b.dport = a.sport;
+	a_hi = flow_key_from_packet(&a, &ka);
+	b_hi = flow_key_from_packet(&b, &kb);
+	assert_memory_equal(&ka, &kb, sizeof(ka));
+	assert_int_equal(flow_key_hash(&ka), flow_key_hash(&kb));
+	assert_true(a_hi != b_hi);
+	assert_true(a_hi); /* ...::9 is the higher address */
+
+	/* Same addresses, ports decide; and VLAN separates flows. */
+	memcpy(b.src, a.src, 16);
+	memcpy(b.dst, a.src, 16);
+	b.sport = 1;
+	b.dport = 2;
+	assert_false(flow_key_from_packet(&b, &kb));
+	b.vlan = 13;
+	flow_key_from_packet(&b, &kb);
+	a = b;
+	a.vlan = 12;
+	flow_key_from_packet(&a, &ka);
+	assert_memory_not_equal(&ka, &kb, sizeof(ka));
+}
+
+static void
+insert_lookup_end(void **state)
+{
+	struct ended en = {0};
+	struct flow_table *ft = make(16, &en);
+	struct flow_key k;
+	struct flow_entry *e;
+	struct flow_table_stats st;
+
+	(void)state;
+	key_n(&k, 1);
+	assert_null(flow_table_lookup(ft, &k, flow_key_hash(&k)));
+	e = flow_table_insert(ft, &k, flow_key_hash(&k), 1000, FLOW_TC_UDP);
+	assert_non_null(e);
+	assert_ptr_equal(flow_table_lookup(ft, &k, flow_key_hash(&k)), e);
+	assert_int_equal(e->first_ms, 1000);
+	assert_int_equal(e->dpi_slot, FLOW_NO_SLOT);
+	flow_table_end(ft, e, FLOW_END_CLOSED);
+	assert_int_equal(en.by_reason[FLOW_END_CLOSED], 1);
+	assert_null(flow_table_lookup(ft, &k, flow_key_hash(&k)));
+	flow_table_get_stats(ft, &st);
+	assert_int_equal(st.active, 0);
+	assert_int_equal(st.created, 1);
+	flow_table_destroy(ft);
+	flow_table_destroy(NULL);
+}
+
+static void
+full_table_evicts_lru(void **state)
+{
+	struct ended en = {0};
+	struct flow_table *ft = make(8, &en);
+	struct flow_key k;
+	uint32_t i;
+
+	(void)state;
+	for (i = 0; i < 8; i++) {
+		key_n(&k, i);
+		flow_table_insert(ft, &k, flow_key_hash(&k), 100 + i, FLOW_TC_UDP);
+	}
+	/* Flow 0 is touched, so flow 1 is now the least recently used. */
+	key_n(&k, 0);
+	flow_table_touch(ft, flow_table_lookup(ft, &k, flow_key_hash(&k)), 200, FLOW_TC_UDP);
+	key_n(&k, 100);
+	assert_non_null(flow_table_insert(ft, &k, flow_key_hash(&k), 201, FLOW_TC_UDP));
+	assert_int_equal(en.by_reason[FLOW_END_EVICTED], 1);
+	assert_int_equal(en.last_flow_id, 2); /* flow ids start at 1: flow 1 has id 2 */
+	key_n(&k, 1);
+	assert_null(flow_table_lookup(ft, &k, flow_key_hash(&k)));
+	key_n(&k, 0);
+	assert_non_null(flow_table_lookup(ft, &k, flow_key_hash(&k)));
+
+	/* Thousands more: always room, the count stays at capacity. */
+	for (i = 1000; i < 5000; i++) {
+		key_n(&k, i);
+		assert_non_null(flow_table_insert(ft, &k, flow_key_hash(&k), 300 + i, FLOW_TC_UDP));
+	}
+	assert_int_equal(en.by_reason[FLOW_END_EVICTED], 1 + 4000);
+	flow_table_destroy(ft);
+}
+
+static void
+timeouts_per_class(void **state)
+{
+	struct ended en = {0};
+	struct flow_table *ft = make(16, &en);
+	struct flow_key k;
+	struct flow_entry *tcp_e;
+
+	(void)state;
+	key_n(&k, 1);
+	flow_table_insert(ft, &k, flow_key_hash(&k), 0, FLOW_TC_UDP);
+	key_n(&k, 2);
+	tcp_e = flow_table_insert(ft, &k, flow_key_hash(&k), 0, FLOW_TC_TCP);
+	key_n(&k, 3);
+	flow_table_insert(ft, &k, flow_key_hash(&k), 0, FLOW_TC_OTHER);
+
+	assert_int_equal(flow_table_expire(ft, 59999, 100), 0);
+	assert_int_equal(flow_table_expire(ft, 60000, 100), 1); /* other: 60 s */
+	assert_int_equal(flow_table_expire(ft, 119999, 100), 0);
+	/* The TCP flow closes at 100 s: now only the 10 s linger applies. */
+	flow_table_touch(ft, tcp_e, 100000, FLOW_TC_TCP_CLOSED);
+	assert_int_equal(flow_table_expire(ft, 110000, 100), 1);
+	assert_int_equal(en.by_reason[FLOW_END_CLOSED], 1);
+	assert_int_equal(flow_table_expire(ft, 120000, 100), 1); /* udp: 120 s */
+	assert_int_equal(en.by_reason[FLOW_END_IDLE], 2);
+
+	/* The budget bounds one call's work. */
+	for (uint32_t i = 10; i < 16; i++) {
+		key_n(&k, i);
+		flow_table_insert(ft, &k, flow_key_hash(&k), 200000, FLOW_TC_UDP);
+	}
+	assert_int_equal(flow_table_expire(ft, 400000, 4), 4);
+	assert_int_equal(flow_table_expire(ft, 400000, 4), 2);
+	flow_table_destroy(ft);
+}
+
+static void
+time_never_steps_back(void **state)
+{
+	struct ended en = {0};
+	struct flow_table *ft = make(4, &en);
+	struct flow_key k;
+	struct flow_entry *e;
+
+	(void)state;
+	key_n(&k, 1);
+	e = flow_table_insert(ft, &k, flow_key_hash(&k), 5000, FLOW_TC_UDP);
+	flow_table_touch(ft, e, 4000, FLOW_TC_UDP);
+	assert_int_equal(e->last_ms, 5000);
+	flow_table_destroy(ft);
+}
+
+static void
+flush_ends_all(void **state)
+{
+	struct ended en = {0};
+	struct flow_table *ft = make(64, &en);
+	struct flow_key k;
+	uint32_t i;
+
+	(void)state;
+	for (i = 0; i < 40; i++) {
+		key_n(&k, i);
+		flow_table_insert(ft, &k, flow_key_hash(&k), i, i % 2 ? FLOW_TC_TCP : FLOW_TC_UDP);
+	}
+	flow_table_flush(ft);
+	assert_int_equal(en.by_reason[FLOW_END_FLUSH], 40);
+	for (i = 0; i < 40; i++) {
+		key_n(&k, i);
+		assert_null(flow_table_lookup(ft, &k, flow_key_hash(&k)));
+	}
+	flow_table_destroy(ft);
+}
+
+/* Random inserts, ends and lookups against a plain array: the index never loses a flow. */
+static void
+matches_reference_model(void **state)
+{
+	enum { CAP = 64, KEYS = 200, STEPS = 200000 };
+	struct ended en = {0};
+	struct flow_table *ft = make(CAP, &en);
+	bool present[KEYS] = {false};
+	uint32_t npresent = 0, step;
+	uint64_t x = 88172645463325252ULL;
+
+	(void)state;
+	for (step = 0; step < STEPS; step++) {
+		struct flow_key k;
+		struct flow_entry *e;
+		uint32_t n;
+
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		n = (uint32_t)(x % KEYS);
+		key_n(&k, n);
+		e = flow_table_lookup(ft, &k, flow_key_hash(&k));
+		assert_int_equal(e != NULL, present[n]);
+		if (e != NULL && (x >> 20) % 2 == 0) {
+			flow_table_end(ft, e, FLOW_END_CLOSED);
+			present[n] = false;
+			npresent--;
+		} else if (e == NULL && npresent < CAP) {
+			/* Kept below capacity so nothing is evicted behind the model's back. */
+			flow_table_insert(ft, &k, flow_key_hash(&k), step, FLOW_TC_UDP);
+			present[n] = true;
+			npresent++;
+		}
+	}
+	flow_table_destroy(ft);
+}
+
+static void
+bad_params(void **state)
+{
+	struct flow_table_params p = {.capacity = 0};
+
+	(void)state;
+	assert_null(flow_table_create(&p));
+	assert_null(flow_table_create(NULL));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(symmetric_key),
+		cmocka_unit_test(insert_lookup_end),
+		cmocka_unit_test(full_table_evicts_lru),
+		cmocka_unit_test(timeouts_per_class),
+		cmocka_unit_test(time_never_steps_back),
+		cmocka_unit_test(flush_ends_all),
+		cmocka_unit_test(matches_reference_model),
+		cmocka_unit_test(bad_params),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: LGPL-3.0-or-later */
+/*
+ * flowtag configuration: the YAML file, its defaults and its validation.
+ *
+ * Pure code (libyaml only, no EAL). Every error names `file:line:col` and says what was
+ * expected. Call from the control thread; the result is a plain struct the data path copies.
+ */
+#ifndef FLOWTAG_CONFIG_H
+#define FLOWTAG_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "flow_table.h"
+#include "worker.h"
+
+#define CONFIG_MAX_PORTS 4
+#define CONFIG_MAX_EAL_ARGS 16
+#define CONFIG_STR_MAX 512
+#define CONFIG_ERR_MAX 512
+
+struct config_port {
+	char name[32];
+	char vdev[CONFIG_STR_MAX]; /* DPDK vdev string, e.g. "net_virtio_user0,path=...,server=1" */
+};
+
+struct config {
+	char path[CONFIG_STR_MAX]; /* where it came from; "(defaults)" for built-in */
+
+	/* eal: */
+	char lcores[64]; /* "-l" list: the control (main) lcore first, then the workers */
+	uint32_t memory_mb;
+	bool hugepages; /* false: --no-huge, anonymous memory (replay as an ordinary user) */
+	char file_prefix[64]; /* "" = flowtag-<pid>, unique per instance */
+	char *eal_extra[CONFIG_MAX_EAL_ARGS];
+	uint32_t n_eal_extra;
+
+	/* ports: */
+	struct config_port ports[CONFIG_MAX_PORTS];
+	uint32_t n_ports;
+
+	/* datapath: (one worker lcore for now: the second entry of eal.lcores) */
+	uint32_t burst_size;
+	uint32_t mbufs;
+	uint32_t idle_sleep_max_us; /* back-off ceiling when no packets arrive */
+	enum worker_malformed_policy malformed;
+
+	/* flows: */
+	uint32_t flow_capacity; /* per worker */
+	uint32_t dpi_states; /* flows under classification at once, per worker */
+	uint32_t timeout_ms[FLOW_TC_COUNT];
+	uint32_t budget_tcp;
+	uint32_t budget_udp;
+	uint32_t budget_other;
+
+	/* records: */
+	char records_path[CONFIG_STR_MAX]; /* JSON lines of finished flows; "" = none */
+};
+
+/* Built-in defaults (what config/flowtag.yaml spells out). */
+void config_defaults(struct config *cfg);
+
+/*
+ * Load `path` over the defaults. Returns 0, or -1 with `err` holding "file:line:col: message"
+ * (or "file: message" when the file cannot be read).
+ */
+int config_load(struct config *cfg, const char *path, char *err, size_t err_len);
+
+/* Same, from a string (tests); `name` stands for the file name in messages. */
+int config_load_string(struct config *cfg, const char *name, const char *text, char *err,
+		       size_t err_len);
+
+/* Frees what config_load allocated (EAL extras). Safe on defaults. */
+void config_release(struct config *cfg);
+
+#endif

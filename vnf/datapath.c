@@ -1,0 +1,440 @@
+/* SPDX-License-Identifier: LGPL-3.0-or-later */
+#include "datapath.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+#include <rte_launch.h>
+#include <rte_lcore.h>
+#include <rte_malloc.h>
+#include <rte_mbuf.h>
+#include <rte_mbuf_dyn.h>
+#include <rte_mempool.h>
+#include <rte_pause.h>
+#include <rte_ring.h>
+
+#include "port.h"
+
+#define MAX_BURST 256
+#define RECORD_RING_SIZE 16384
+#define RECORD_POOL_SIZE 32767
+#define SCRATCH_SIZE 65536 /* an IP packet at most: multi-segment frames are copied here */
+#define IDLE_POLLS_BEFORE_SLEEP 256
+/* Replay only: no packet for this long after the input stalls means the capture ended short. */
+#define REPLAY_STALL_US 2000000
+
+/* One worker lcore's state: written only by that lcore (except `stop`). */
+struct dp_worker {
+	struct worker *w;
+	struct datapath *dp;
+	struct rte_ring *records; /* worker -> control */
+	uint8_t *scratch;
+	unsigned int lcore;
+	uint16_t port;
+	uint16_t queue;
+	uint16_t id;
+	volatile bool finished;
+	uint64_t rx;
+	uint64_t tx;
+	uint64_t dropped;
+	uint64_t tx_failed;
+	uint64_t records_dropped;
+} __rte_cache_aligned;
+
+struct datapath {
+	struct datapath_params p;
+	struct config cfg;
+	struct rte_mempool *pkt_pool;
+	struct rte_mempool *rec_pool;
+	uint16_t port;
+	bool port_open;
+	bool launched;
+	volatile bool stop;
+	int ts_offset; /* mbuf timestamp dynfield, -1 if the port gives none */
+	uint64_t ts_flag;
+	uint64_t epoch_us; /* wall clock at TSC 0, for live timestamps */
+	uint32_t n_workers;
+	struct dp_worker workers[RTE_MAX_LCORE];
+};
+
+static void
+record_to_ring(void *ctx, const struct flow_record *rec)
+{
+	struct dp_worker *dw = ctx;
+	bool lossless = dw->dp->p.lossless_records;
+	void *obj;
+
+	while (rte_mempool_get(dw->dp->rec_pool, &obj) != 0) {
+		if (!lossless) {
+			dw->records_dropped++;
+			return;
+		}
+		rte_pause();
+	}
+	memcpy(obj, rec, sizeof(*rec));
+	while (rte_ring_sp_enqueue(dw->records, obj) != 0) {
+		if (!lossless) {
+			rte_mempool_put(dw->dp->rec_pool, obj);
+			dw->records_dropped++;
+			return;
+		}
+		rte_pause();
+	}
+}
+
+static inline uint64_t
+now_us(const struct datapath *dp)
+{
+	return dp->epoch_us + rte_get_timer_cycles() * 1000000ULL / rte_get_timer_hz();
+}
+
+/* Packet view for the worker: contiguous bytes and the time the packet was seen. */
+static inline void
+describe(const struct datapath *dp, const uint8_t *data, uint32_t len, const struct rte_mbuf *m,
+	 uint64_t t_now, struct worker_pkt *pkt)
+{
+	pkt->data = data;
+	pkt->len = len;
+	pkt->wire_len = m->pkt_len;
+	if (dp->ts_offset >= 0 && (m->ol_flags & dp->ts_flag))
+		pkt->time_us = *RTE_MBUF_DYNFIELD(m, dp->ts_offset, rte_mbuf_timestamp_t *);
+	else
+		pkt->time_us = t_now;
+}
+
+/*
+ * Classify a burst. Multi-segment frames (jumbo frames from captures, rare) are copied into
+ * the one scratch buffer, so each is classified on its own, after the packets before it.
+ */
+static void
+classify_burst(const struct datapath *dp, struct dp_worker *dw, struct rte_mbuf **rx, uint16_t n,
+	       uint64_t t_now, uint8_t *actions)
+{
+	struct worker_pkt pkts[MAX_BURST];
+	uint16_t i, start = 0;
+
+	for (i = 0; i < n; i++) {
+		struct rte_mbuf *m = rx[i];
+		uint32_t len;
+
+		if (likely(rte_pktmbuf_is_contiguous(m))) {
+			describe(dp, rte_pktmbuf_mtod(m, const uint8_t *), m->data_len, m, t_now,
+				 &pkts[i]);
+			continue;
+		}
+		if (i > start)
+			worker_process(dw->w, pkts + start, i - start, actions + start);
+		len = RTE_MIN(m->pkt_len, (uint32_t)SCRATCH_SIZE);
+
+		describe(dp, rte_pktmbuf_read(m, 0, len, dw->scratch), len, m, t_now, &pkts[i]);
+		worker_process(dw->w, &pkts[i], 1, &actions[i]);
+		start = i + 1;
+	}
+	if (n > start)
+		worker_process(dw->w, pkts + start, n - start, actions + start);
+}
+
+static int
+worker_main(void *arg)
+{
+	struct dp_worker *dw = arg;
+	struct datapath *dp = dw->dp;
+	const uint16_t burst = (uint16_t)RTE_MIN(dp->cfg.burst_size, (uint32_t)MAX_BURST);
+	const uint64_t hz = rte_get_timer_hz();
+	const bool replay = dp->p.rx_target > 0;
+	struct rte_mbuf *rx[MAX_BURST], *tx[MAX_BURST];
+	uint8_t actions[MAX_BURST];
+	uint32_t idle_polls = 0, sleep_us = 1;
+	uint64_t last_rx_tsc = rte_get_timer_cycles();
+
+	while (!dp->stop) {
+		uint16_t n, i, ntx = 0, sent;
+		uint64_t t_now;
+
+		if (replay && dw->rx >= dp->p.rx_target)
+			break;
+		n = rte_eth_rx_burst(dw->port, dw->queue, rx, burst);
+		if (n == 0) {
+			if (replay && rte_get_timer_cycles() - last_rx_tsc > hz * REPLAY_STALL_US / 1000000)
+				break; /* the input ended early (read error): finish with what came */
+			if (!replay)
+				worker_tick(dw->w, now_us(dp));
+			/* Idle back-off: spin briefly, then sleep longer and longer, up to the cap. */
+			if (++idle_polls > IDLE_POLLS_BEFORE_SLEEP && dp->cfg.idle_sleep_max_us > 0) {
+				rte_delay_us_sleep(sleep_us);
+				sleep_us = RTE_MIN(sleep_us * 2, dp->cfg.idle_sleep_max_us);
+			}
+			continue;
+		}
+		idle_polls = 0;
+		sleep_us = 1;
+		last_rx_tsc = rte_get_timer_cycles();
+		dw->rx += n;
+
+		t_now = replay ? 0 : now_us(dp);
+		classify_burst(dp, dw, rx, n, t_now, actions);
+		for (i = 0; i < n; i++) {
+			if (actions[i] == WORKER_ACTION_PASS) {
+				tx[ntx++] = rx[i];
+			} else {
+				rte_pktmbuf_free(rx[i]);
+				dw->dropped++;
+			}
+		}
+		sent = rte_eth_tx_burst(dw->port, dw->queue, tx, ntx);
+		/* Replay must not lose packets to a busy port; live traffic must not stall. */
+		while (replay && sent < ntx && !dp->stop)
+			sent += rte_eth_tx_burst(dw->port, dw->queue, tx + sent, ntx - sent);
+		dw->tx += sent;
+		if (sent < ntx) {
+			dw->tx_failed += ntx - sent;
+			rte_pktmbuf_free_bulk(tx + sent, ntx - sent);
+		}
+	}
+	worker_flush(dw->w);
+	dw->finished = true;
+	return 0;
+}
+
+static int
+make_workers(struct datapath *dp, char *err, size_t err_len)
+{
+	const struct config *cfg = &dp->cfg;
+	struct worker_params wp = {0};
+	unsigned int lcore;
+
+	wp.flow_capacity = cfg->flow_capacity;
+	wp.dpi_states = cfg->dpi_states;
+	memcpy(wp.timeout_ms, cfg->timeout_ms, sizeof(wp.timeout_ms));
+	wp.budget_tcp = cfg->budget_tcp;
+	wp.budget_udp = cfg->budget_udp;
+	wp.budget_other = cfg->budget_other;
+	wp.malformed = cfg->malformed;
+	wp.on_record = record_to_ring;
+
+	RTE_LCORE_FOREACH_WORKER(lcore) {
+		struct dp_worker *dw = &dp->workers[dp->n_workers];
+		char name[RTE_RING_NAMESIZE];
+
+		/* One worker per port queue; more workers arrive with flow-affine dispatch. */
+		if (dp->n_workers == 1)
+			break;
+		dw->dp = dp;
+		dw->id = (uint16_t)dp->n_workers;
+		dw->lcore = lcore;
+		dw->port = dp->port;
+		dw->queue = 0;
+		wp.id = dw->id;
+		wp.record_ctx = dw;
+		dw->w = worker_create(&wp);
+		if (dw->w == NULL) {
+			snprintf(err, err_len, "worker %u: %s", dw->id, strerror(errno));
+			return -1;
+		}
+		snprintf(name, sizeof(name), "records%u", dw->id);
+		dw->records = rte_ring_create(name, RECORD_RING_SIZE, (int)rte_lcore_to_socket_id(lcore),
+					      RING_F_SP_ENQ | RING_F_SC_DEQ);
+		dw->scratch = malloc(SCRATCH_SIZE);
+		if (dw->records == NULL || dw->scratch == NULL) {
+			snprintf(err, err_len, "worker %u: out of memory for its record ring", dw->id);
+			return -1;
+		}
+		dp->n_workers++;
+	}
+	if (dp->n_workers == 0) {
+		snprintf(err, err_len,
+			 "eal.lcores '%s' has no worker lcore: list the control lcore, then a worker "
+			 "(e.g. \"0,1\")",
+			 cfg->lcores);
+		return -1;
+	}
+	return 0;
+}
+
+struct datapath *
+datapath_create(const struct datapath_params *params, char *err, size_t err_len)
+{
+	struct datapath *dp;
+	struct timeval tv;
+
+	dp = rte_zmalloc("datapath", sizeof(*dp), RTE_CACHE_LINE_SIZE);
+	if (dp == NULL) {
+		snprintf(err, err_len, "out of DPDK memory");
+		return NULL;
+	}
+	dp->p = *params;
+	dp->cfg = *params->cfg;
+	dp->cfg.n_eal_extra = 0; /* the copy does not own the strings */
+	gettimeofday(&tv, NULL);
+	dp->epoch_us = (uint64_t)tv.tv_sec * 1000000 + (uint64_t)tv.tv_usec -
+		       rte_get_timer_cycles() * 1000000ULL / rte_get_timer_hz();
+
+	if (dp->cfg.n_ports != 1) {
+		snprintf(err, err_len, "%s: exactly one port is supported for now (found %u)",
+			 dp->cfg.path, dp->cfg.n_ports);
+		goto fail;
+	}
+	dp->pkt_pool = rte_pktmbuf_pool_create("pkts", dp->cfg.mbufs, 256, 0,
+					       RTE_MBUF_DEFAULT_BUF_SIZE, (int)rte_socket_id());
+	dp->rec_pool = rte_mempool_create("records", RECORD_POOL_SIZE, sizeof(struct flow_record),
+					  256, 0, NULL, NULL, NULL, NULL, (int)rte_socket_id(), 0);
+	if (dp->pkt_pool == NULL || dp->rec_pool == NULL) {
+		snprintf(err, err_len, "cannot create the packet pool (%u mbufs): %s; raise "
+				       "eal.memory_mb or lower datapath.mbufs",
+			 dp->cfg.mbufs, rte_strerror(rte_errno));
+		goto fail;
+	}
+	if (port_open(dp->cfg.ports[0].vdev, 1, dp->pkt_pool, &dp->port, err, err_len) != 0)
+		goto fail;
+	dp->port_open = true;
+	dp->ts_offset = rte_mbuf_dynfield_lookup(RTE_MBUF_DYNFIELD_TIMESTAMP_NAME, NULL);
+	if (dp->ts_offset >= 0) {
+		int bit = rte_mbuf_dynflag_lookup(RTE_MBUF_DYNFLAG_RX_TIMESTAMP_NAME, NULL);
+
+		dp->ts_flag = bit >= 0 ? RTE_BIT64(bit) : 0;
+	}
+	if (make_workers(dp, err, err_len) != 0)
+		goto fail;
+	return dp;
+fail:
+	datapath_destroy(dp);
+	return NULL;
+}
+
+int
+datapath_start(struct datapath *dp)
+{
+	uint32_t i;
+
+	for (i = 0; i < dp->n_workers; i++) {
+		int rc = rte_eal_remote_launch(worker_main, &dp->workers[i], dp->workers[i].lcore);
+
+		if (rc != 0)
+			return rc;
+	}
+	dp->launched = true;
+	return 0;
+}
+
+static void
+drain_records(struct datapath *dp)
+{
+	uint32_t i;
+
+	for (i = 0; i < dp->n_workers; i++) {
+		void *objs[64];
+		unsigned int n, k;
+
+		while ((n = rte_ring_sc_dequeue_burst(dp->workers[i].records, objs, 64, NULL)) > 0) {
+			for (k = 0; k < n; k++)
+				if (dp->p.on_record != NULL)
+					dp->p.on_record(dp->p.record_ctx, objs[k]);
+			rte_mempool_put_bulk(dp->rec_pool, objs, n);
+		}
+	}
+}
+
+bool
+datapath_poll(struct datapath *dp)
+{
+	bool all_finished = true;
+	uint32_t i;
+
+	for (i = 0; i < dp->n_workers; i++)
+		all_finished = all_finished && dp->workers[i].finished;
+	/* Read `finished` before draining: a finished worker has enqueued its last record. */
+	rte_smp_rmb();
+	drain_records(dp);
+	return all_finished;
+}
+
+void
+datapath_stop(struct datapath *dp)
+{
+	dp->stop = true;
+}
+
+void
+datapath_destroy(struct datapath *dp)
+{
+	uint32_t i;
+
+	if (dp == NULL)
+		return;
+	if (dp->launched) {
+		dp->stop = true;
+		/* Keep draining while waiting: a lossless worker may be blocked on a full ring. */
+		while (!datapath_poll(dp))
+			rte_delay_us_sleep(100);
+		rte_eal_mp_wait_lcore();
+		drain_records(dp);
+	}
+	if (dp->port_open)
+		port_close(dp->port);
+	for (i = 0; i < dp->n_workers; i++) {
+		worker_destroy(dp->workers[i].w);
+		rte_ring_free(dp->workers[i].records);
+		free(dp->workers[i].scratch);
+	}
+	rte_mempool_free(dp->pkt_pool);
+	rte_mempool_free(dp->rec_pool);
+	rte_free(dp);
+}
+
+void
+datapath_get_stats(const struct datapath *dp, struct datapath_stats *st)
+{
+	struct rte_eth_stats ps;
+	uint32_t i;
+
+	memset(st, 0, sizeof(*st));
+	for (i = 0; i < dp->n_workers; i++) {
+		const struct dp_worker *dw = &dp->workers[i];
+		struct worker_stats ws;
+		uint64_t *sum = (uint64_t *)&st->w;
+		const uint64_t *add = (const uint64_t *)&ws;
+		size_t k;
+
+		st->rx_packets += dw->rx;
+		st->tx_packets += dw->tx;
+		st->dropped += dw->dropped;
+		st->tx_failed += dw->tx_failed;
+		st->records_dropped += dw->records_dropped;
+		worker_get_stats(dw->w, &ws);
+		/* Every 64-bit counter adds up; the two gauges at the end are summed separately. */
+		for (k = 0; k < offsetof(struct worker_stats, flows_active) / sizeof(uint64_t); k++)
+			sum[k] += add[k];
+		st->w.flows_active += ws.flows_active;
+		st->w.dpi_states_in_use += ws.dpi_states_in_use;
+	}
+	if (dp->port_open && rte_eth_stats_get(dp->port, &ps) == 0) {
+		st->port_ipackets = ps.ipackets;
+		st->port_opackets = ps.opackets;
+		st->port_ierrors = ps.ierrors;
+		st->port_rx_nombuf = ps.rx_nombuf;
+	}
+}
+
+const struct dpi *
+datapath_names(const struct datapath *dp)
+{
+	return worker_dpi(dp->workers[0].w);
+}
+
+size_t
+datapath_bytes_per_classified_flow(const struct datapath *dp)
+{
+	return worker_bytes_per_classified_flow(dp->workers[0].w);
+}
+
+size_t
+datapath_bytes_per_classifying_flow(const struct datapath *dp)
+{
+	return worker_bytes_per_classifying_flow(dp->workers[0].w);
+}

@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: LGPL-3.0-or-later */
+/*
+ * The data path: worker lcores running rx -> classify -> tx to completion, and the control
+ * thread's side of it (finished flow records arrive over a ring; stop requests; counters).
+ *
+ * Lifecycle from the control thread: datapath_create() after the EAL is up,
+ * datapath_start(), then datapath_poll() in a loop until it returns true (replay drained) or
+ * until the caller decides to stop (datapath_stop()), then datapath_destroy().
+ */
+#ifndef FLOWTAG_DATAPATH_H
+#define FLOWTAG_DATAPATH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "flow_record.h"
+#include "worker.h"
+
+struct dpi;
+
+/* Called on the control thread for each finished flow. */
+typedef void (*datapath_record_cb)(void *ctx, const struct flow_record *rec);
+
+struct datapath_params {
+	const struct config *cfg;
+	/* Replay: packets the input holds; the workers flush and finish after that many. */
+	uint64_t rx_target;
+	/* Replay: a full record ring makes the worker wait instead of dropping the record. */
+	bool lossless_records;
+	datapath_record_cb on_record;
+	void *record_ctx;
+};
+
+struct datapath_stats {
+	uint64_t rx_packets;
+	uint64_t tx_packets;
+	uint64_t dropped; /* by decision (policy, malformed) */
+	uint64_t tx_failed; /* the port would not take them */
+	uint64_t records_dropped; /* record ring full (live mode only) */
+	uint64_t port_ipackets, port_opackets, port_ierrors, port_rx_nombuf;
+	struct worker_stats w; /* summed over workers */
+};
+
+/* Returns NULL with a message in err. */
+struct datapath *datapath_create(const struct datapath_params *params, char *err, size_t err_len);
+int datapath_start(struct datapath *dp);
+/* Deliver finished records; true once every worker has finished (replay drained, or stopped). */
+bool datapath_poll(struct datapath *dp);
+/* Ask the workers to flush their flows and finish (signal-safe: sets a flag only). */
+void datapath_stop(struct datapath *dp);
+/* Waits for the workers, delivers the last records, closes the ports. NULL-safe. */
+void datapath_destroy(struct datapath *dp);
+
+void datapath_get_stats(const struct datapath *dp, struct datapath_stats *st);
+const struct dpi *datapath_names(const struct datapath *dp);
+size_t datapath_bytes_per_classified_flow(const struct datapath *dp);
+size_t datapath_bytes_per_classifying_flow(const struct datapath *dp);
+
+#endif

@@ -1,0 +1,115 @@
+/* SPDX-License-Identifier: LGPL-3.0-or-later */
+#include "eal.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <rte_eal.h>
+#include <rte_errno.h>
+
+static int __attribute__((format(printf, 2, 3)))
+add(struct eal_args *a, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (a->argc + 1 >= EAL_MAX_ARGS)
+		return -ENOSPC;
+	va_start(ap, fmt);
+	n = vsnprintf(a->store + a->used, sizeof(a->store) - a->used, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(a->store) - a->used)
+		return -ENOSPC;
+	a->argv[a->argc++] = a->store + a->used;
+	a->argv[a->argc] = NULL;
+	a->used += (size_t)n + 1;
+	return 0;
+}
+
+int
+eal_build_args(const struct config *cfg, const char *prog, struct eal_args *a)
+{
+	bool virtio_user = false;
+	uint32_t i;
+	int rc = 0;
+
+	memset(a, 0, sizeof(*a));
+	rc |= add(a, "%s", prog);
+	rc |= add(a, "-l");
+	rc |= add(a, "%s", cfg->lcores);
+	rc |= add(a, "--no-pci");
+	if (cfg->file_prefix[0] != '\0')
+		rc |= add(a, "--file-prefix=%s", cfg->file_prefix);
+	else
+		rc |= add(a, "--file-prefix=flowtag-%ld", (long)getpid());
+	if (cfg->hugepages) {
+		rc |= add(a, "--in-memory");
+	} else {
+		/*
+		 * Anonymous memory leaves no hugepage files; --no-huge implies legacy memory,
+		 * which EAL refuses together with --in-memory, so --no-shconf keeps the
+		 * runtime directory empty instead.
+		 */
+		rc |= add(a, "--no-huge");
+		rc |= add(a, "--no-shconf");
+	}
+	rc |= add(a, "-m");
+	rc |= add(a, "%u", cfg->memory_mb);
+	for (i = 0; i < cfg->n_ports; i++) {
+		rc |= add(a, "--vdev=%s", cfg->ports[i].vdev);
+		if (strncmp(cfg->ports[i].vdev, "net_virtio_user", 15) == 0)
+			virtio_user = true;
+	}
+	if (virtio_user)
+		rc |= add(a, "--single-file-segments");
+	/* EAL's start-up chatter is noise for a CLI; warnings and errors still show. */
+	rc |= add(a, "--log-level=lib.eal:warning");
+	for (i = 0; i < cfg->n_eal_extra; i++)
+		rc |= add(a, "%s", cfg->eal_extra[i]);
+	return rc != 0 ? -ENOSPC : 0;
+}
+
+int
+eal_start(const struct config *cfg, const char *prog, char *err, size_t err_len)
+{
+	struct eal_args a;
+
+	if (eal_build_args(cfg, prog, &a) != 0) {
+		snprintf(err, err_len, "EAL arguments do not fit (too many ports or extra_args)");
+		return -1;
+	}
+	if (rte_eal_init(a.argc, a.argv) < 0) {
+		snprintf(err, err_len, "DPDK EAL start failed: %s", rte_strerror(rte_errno));
+		return -1;
+	}
+	return 0;
+}
+
+void
+eal_stop(void)
+{
+	char dir[PATH_MAX];
+
+	DIR *d;
+	struct dirent *de;
+
+	/*
+	 * EAL leaves its runtime directory behind (the telemetry socket goes only at exit).
+	 * The file prefix is unique to this instance, so everything in it is ours to remove.
+	 */
+	snprintf(dir, sizeof(dir), "%s", rte_eal_get_runtime_dir());
+	rte_eal_cleanup();
+	if (dir[0] == '\0' || (d = opendir(dir)) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.')
+			unlinkat(dirfd(d), de->d_name, 0);
+	closedir(d);
+	rmdir(dir);
+}

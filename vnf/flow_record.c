@@ -1,0 +1,174 @@
+/* SPDX-License-Identifier: LGPL-3.0-or-later */
+#include "flow_record.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+const char *
+flow_record_l4_name(uint8_t proto, char *buf, size_t len)
+{
+	switch (proto) {
+	case IPPROTO_TCP:
+		return "tcp";
+	case IPPROTO_UDP:
+		return "udp";
+	case IPPROTO_ICMP:
+		return "icmp";
+	case IPPROTO_ICMPV6:
+		return "icmpv6";
+	case IPPROTO_SCTP:
+		return "sctp";
+	case IPPROTO_IGMP:
+		return "igmp";
+	case 112:
+		return "vrrp";
+	default:
+		snprintf(buf, len, "%u", proto);
+		return buf;
+	}
+}
+
+const char *
+flow_end_reason_name(enum flow_end_reason r)
+{
+	static const char *const names[FLOW_END_REASON_COUNT] = {
+		[FLOW_END_IDLE] = "idle",
+		[FLOW_END_CLOSED] = "closed",
+		[FLOW_END_EVICTED] = "evicted",
+		[FLOW_END_FLUSH] = "flush",
+	};
+
+	return (unsigned int)r < FLOW_END_REASON_COUNT ? names[r] : "unknown";
+}
+
+/* A bounded writer: once out of room it records the failure and writes nothing more. */
+struct jbuf {
+	char *p;
+	size_t len;
+	size_t used;
+	bool overflow;
+};
+
+static void __attribute__((format(printf, 2, 3)))
+jprintf(struct jbuf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (b->overflow)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(b->p + b->used, b->len - b->used, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= b->len - b->used)
+		b->overflow = true;
+	else
+		b->used += (size_t)n;
+}
+
+/* A JSON string (RFC 8259 §7): nDPI's host names come off the wire and may hold anything. */
+static void
+jstring(struct jbuf *b, const char *s)
+{
+	jprintf(b, "\"");
+	for (; *s != '\0' && !b->overflow; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			jprintf(b, "\\%c", c);
+		else if (c < 0x20 || c == 0x7f)
+			jprintf(b, "\\u%04x", c);
+		else
+			jprintf(b, "%c", c);
+	}
+	jprintf(b, "\"");
+}
+
+static void
+jaddr(struct jbuf *b, const uint8_t *addr, uint8_t version)
+{
+	char text[INET6_ADDRSTRLEN];
+
+	inet_ntop(version == 4 ? AF_INET : AF_INET6, addr, text, sizeof(text));
+	jstring(b, text);
+}
+
+static const char *
+dpi_state_name(uint8_t s)
+{
+	switch (s) {
+	case FLOW_DPI_DETECTED:
+		return "detected";
+	case FLOW_DPI_GAVE_UP:
+		return "gave_up";
+	default:
+		return "no_state";
+	}
+}
+
+int
+flow_record_to_json(const struct flow_record *r, const struct dpi *names, char *buf, size_t len)
+{
+	struct jbuf b = {.p = buf, .len = len};
+	const uint8_t *src_addr = r->initiator_hi ? r->key.hi_addr : r->key.lo_addr;
+	const uint8_t *dst_addr = r->initiator_hi ? r->key.lo_addr : r->key.hi_addr;
+	uint16_t src_port = r->initiator_hi ? r->key.hi_port : r->key.lo_port;
+	uint16_t dst_port = r->initiator_hi ? r->key.lo_port : r->key.hi_port;
+	char l4[8], label[64];
+	bool first = true;
+	unsigned int bit;
+
+	jprintf(&b, "{\"flow_id\":%u,\"worker\":%u,\"l4\":", r->flow_id, r->worker);
+	jstring(&b, flow_record_l4_name(r->key.l4_proto, l4, sizeof(l4)));
+	jprintf(&b, ",\"src_ip\":");
+	jaddr(&b, src_addr, r->key.ip_version);
+	jprintf(&b, ",\"src_port\":%u,\"dst_ip\":", src_port);
+	jaddr(&b, dst_addr, r->key.ip_version);
+	jprintf(&b, ",\"dst_port\":%u,\"vlan\":", dst_port);
+	if (r->key.vlan != 0)
+		jprintf(&b, "%u", r->key.vlan);
+	else
+		jprintf(&b, "null");
+
+	jprintf(&b, ",\"master_protocol\":");
+	jstring(&b, r->verdict.master_proto != 0 ? dpi_proto_name(names, r->verdict.master_proto) : "");
+	jprintf(&b, ",\"app_protocol\":");
+	jstring(&b, dpi_proto_name(names, r->verdict.app_proto));
+	jprintf(&b, ",\"category\":");
+	jstring(&b, dpi_category_name(names, r->verdict.category));
+	jprintf(&b, ",\"label\":");
+	jstring(&b, dpi_label(names, &r->verdict, label, sizeof(label)));
+	jprintf(&b, ",\"dpi\":\"%s\",\"host\":", dpi_state_name(r->dpi_state));
+	if (r->meta.host[0] != '\0')
+		jstring(&b, r->meta.host);
+	else
+		jprintf(&b, "null");
+	jprintf(&b, ",\"ja3c\":");
+	if (r->meta.ja3c[0] != '\0')
+		jstring(&b, r->meta.ja3c);
+	else
+		jprintf(&b, "null");
+	jprintf(&b, ",\"risk\":[");
+	for (bit = 0; bit < 64; bit++) {
+		const char *name;
+
+		if (!(r->meta.risk & (1ULL << bit)) || (name = dpi_risk_name(bit)) == NULL)
+			continue;
+		if (!first)
+			jprintf(&b, ",");
+		jstring(&b, name);
+		first = false;
+	}
+	jprintf(&b, "],\"packets\":%u,\"bytes\":%llu,\"first_seen_ms\":%llu,\"last_seen_ms\":%llu",
+		r->packets, (unsigned long long)r->bytes, (unsigned long long)r->first_ms,
+		(unsigned long long)r->last_ms);
+	jprintf(&b, ",\"end\":\"%s\"", flow_end_reason_name((enum flow_end_reason)r->end_reason));
+	/* Policy comes with issue #3; until then every flow is passed untagged. */
+	jprintf(&b, ",\"chain\":null,\"action\":\"pass\"}");
+	return b.overflow ? -ENOSPC : (int)b.used;
+}

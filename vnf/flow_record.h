@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: LGPL-3.0-or-later */
+/*
+ * A finished flow, as a worker hands it to the control thread, and its JSON line.
+ *
+ * Workers fill a struct flow_record (fixed size, no pointers, so it can cross a ring); the
+ * control thread formats it. Pure code; flow_record_to_json() may run on any thread.
+ */
+#ifndef FLOWTAG_FLOW_RECORD_H
+#define FLOWTAG_FLOW_RECORD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dpi.h"
+#include "flow_table.h"
+
+/* How a flow got its verdict. */
+enum flow_dpi_state {
+	FLOW_DPI_DETECTED, /* nDPI recognised the application from the traffic */
+	FLOW_DPI_GAVE_UP, /* packet budget or flow end without detection: nDPI's guess, if any */
+	FLOW_DPI_NO_STATE, /* no free nDPI state when the flow began: not inspected */
+};
+
+struct flow_record {
+	struct flow_key key;
+	uint32_t flow_id;
+	uint16_t worker;
+	uint8_t initiator_hi; /* the first packet came from key.hi_* */
+	uint8_t end_reason; /* enum flow_end_reason */
+	uint8_t dpi_state; /* enum flow_dpi_state */
+	uint32_t packets;
+	uint64_t bytes;
+	uint64_t first_ms;
+	uint64_t last_ms;
+	struct dpi_verdict verdict;
+	struct dpi_meta meta;
+};
+
+/* "tcp", "udp", "icmp", "icmpv6", "sctp", ... or the decimal protocol number. */
+const char *flow_record_l4_name(uint8_t proto, char *buf, size_t len);
+const char *flow_end_reason_name(enum flow_end_reason r);
+
+/*
+ * One JSON object, no newline. Names come from `names` (any dpi instance: only its read-only
+ * tables are used). Returns the length written, or -ENOSPC if `len` is too small.
+ */
+int flow_record_to_json(const struct flow_record *r, const struct dpi *names, char *buf,
+			size_t len);
+
+#endif

@@ -1,0 +1,364 @@
+/* SPDX-License-Identifier: LGPL-3.0-or-later */
+/*
+ * flowtag: DPI classifier VNF for service chaining.
+ *
+ *   flowtag run -c FILE                 attach to the configured ports, classify until stopped
+ *   flowtag replay [-c FILE] [--flows FLOWS.jsonl] [--out OUT.pcap] PCAP...
+ *                                       captures through the same data path, exit when drained
+ *   flowtag check -c FILE               validate a config (exit 2 with file:line:col on error)
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <rte_cycles.h>
+
+#include "capture.h"
+#include "config.h"
+#include "datapath.h"
+#include "eal.h"
+#include "flow_record.h"
+
+#define EXIT_USAGE 2
+#define RECORD_JSON_MAX 2048
+
+static struct datapath *volatile running_dp;
+
+static void
+on_signal(int sig)
+{
+	(void)sig;
+	if (running_dp != NULL)
+		datapath_stop(running_dp);
+}
+
+static void
+usage(FILE *f)
+{
+	fprintf(f, "usage:\n"
+		   "  flowtag run -c FILE\n"
+		   "  flowtag replay [-c FILE] [--flows FLOWS.jsonl] [--out OUT.pcap] PCAP...\n"
+		   "  flowtag check -c FILE\n"
+		   "  flowtag version\n");
+}
+
+/* Where finished flows go: JSON lines, formatted on the control thread. */
+struct record_sink {
+	FILE *f;
+	const struct datapath *dp;
+	uint64_t written;
+	uint64_t failed;
+};
+
+static void
+write_record(void *ctx, const struct flow_record *rec)
+{
+	struct record_sink *sink = ctx;
+	char line[RECORD_JSON_MAX];
+	int n;
+
+	if (sink->f == NULL)
+		return;
+	n = flow_record_to_json(rec, datapath_names(sink->dp), line, sizeof(line) - 1);
+	if (n < 0) {
+		sink->failed++;
+		return;
+	}
+	line[n++] = '\n';
+	if (fwrite(line, 1, (size_t)n, sink->f) != (size_t)n)
+		sink->failed++;
+	else
+		sink->written++;
+}
+
+static int
+load_config(struct config *cfg, const char *path)
+{
+	char err[CONFIG_ERR_MAX];
+
+	config_defaults(cfg);
+	if (path == NULL)
+		return 0;
+	if (config_load(cfg, path, err, sizeof(err)) != 0) {
+		fprintf(stderr, "%s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+print_summary(const struct datapath *dp, const struct record_sink *sink)
+{
+	struct datapath_stats st;
+	uint64_t malformed = 0;
+	int r;
+
+	datapath_get_stats(dp, &st);
+	for (r = PARSE_FIRST_MALFORMED; r < PARSE_RESULT_COUNT; r++)
+		malformed += st.w.parse[r];
+	fprintf(stderr,
+		"flowtag: %llu packets in, %llu out, %llu dropped; %llu flows (%llu detected, "
+		"%llu gave up, %llu not inspected); %llu records written\n",
+		(unsigned long long)st.rx_packets, (unsigned long long)st.tx_packets,
+		(unsigned long long)(st.dropped + st.tx_failed),
+		(unsigned long long)st.w.flows_created, (unsigned long long)st.w.flows_detected,
+		(unsigned long long)st.w.flows_gave_up, (unsigned long long)st.w.dpi_no_state,
+		(unsigned long long)sink->written);
+	fprintf(stderr, "flowtag: not classified: %llu non-IP, %llu non-first fragments, %llu "
+			"malformed",
+		(unsigned long long)st.w.parse[PARSE_NON_IP], (unsigned long long)st.w.parse[PARSE_FRAGMENT],
+		(unsigned long long)malformed);
+	for (r = PARSE_FIRST_MALFORMED; r < PARSE_RESULT_COUNT; r++)
+		if (st.w.parse[r] != 0)
+			fprintf(stderr, " [%s %llu]", parse_result_name((enum parse_result)r),
+				(unsigned long long)st.w.parse[r]);
+	fprintf(stderr, "\n");
+	if (sink->failed != 0 || st.records_dropped != 0)
+		fprintf(stderr, "flowtag: %llu flow records lost (%llu ring full, %llu write errors)\n",
+			(unsigned long long)(sink->failed + st.records_dropped),
+			(unsigned long long)st.records_dropped, (unsigned long long)sink->failed);
+}
+
+/* Run the data path until it finishes (replay) or a signal stops it (run). */
+static int
+drive(struct config *cfg, uint64_t rx_target, const char *records_path, const char *prog)
+{
+	struct datapath_params dpp = {0};
+	struct record_sink sink = {0};
+	struct datapath *dp;
+	char err[512];
+	int rc = 0;
+
+	if (records_path != NULL && records_path[0] != '\0') {
+		sink.f = fopen(records_path, rx_target > 0 ? "w" : "a");
+		if (sink.f == NULL) {
+			fprintf(stderr, "flowtag: %s: %s\n", records_path, strerror(errno));
+			return 1;
+		}
+	}
+	if (eal_start(cfg, prog, err, sizeof(err)) != 0) {
+		fprintf(stderr, "flowtag: %s\n", err);
+		if (sink.f != NULL)
+			fclose(sink.f);
+		return 1;
+	}
+	dpp.cfg = cfg;
+	dpp.rx_target = rx_target;
+	dpp.lossless_records = rx_target > 0;
+	dpp.on_record = write_record;
+	dpp.record_ctx = &sink;
+	dp = datapath_create(&dpp, err, sizeof(err));
+	if (dp == NULL) {
+		fprintf(stderr, "flowtag: %s\n", err);
+		rc = 1;
+		goto out;
+	}
+	sink.dp = dp;
+	running_dp = dp;
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	if (datapath_start(dp) != 0) {
+		fprintf(stderr, "flowtag: cannot launch the workers\n");
+		rc = 1;
+		goto out;
+	}
+	while (!datapath_poll(dp))
+		rte_delay_us_sleep(1000);
+	running_dp = NULL;
+	print_summary(dp, &sink);
+	fprintf(stderr, "flowtag: memory per flow: %zu bytes classified, %zu more under "
+			"classification (nDPI state)\n",
+		datapath_bytes_per_classified_flow(dp), datapath_bytes_per_classifying_flow(dp));
+out:
+	running_dp = NULL;
+	datapath_destroy(dp);
+	eal_stop();
+	if (sink.f != NULL && fclose(sink.f) != 0) {
+		fprintf(stderr, "flowtag: %s: %s\n", records_path, strerror(errno));
+		rc = 1;
+	}
+	return rc;
+}
+
+static int
+cmd_check(int argc, char **argv)
+{
+	struct config cfg;
+	const char *path = NULL;
+	int c;
+
+	optind = 1;
+	while ((c = getopt(argc, argv, "c:")) != -1) {
+		if (c != 'c') {
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+		path = optarg;
+	}
+	if (path == NULL) {
+		fprintf(stderr, "flowtag check: -c FILE is required\n");
+		return EXIT_USAGE;
+	}
+	if (load_config(&cfg, path) != 0)
+		return EXIT_USAGE;
+	printf("%s: ok (%u port%s, flow table %u per worker, %u under classification)\n", path,
+	       cfg.n_ports, cfg.n_ports == 1 ? "" : "s", cfg.flow_capacity, cfg.dpi_states);
+	config_release(&cfg);
+	return 0;
+}
+
+static int
+cmd_run(int argc, char **argv, const char *prog)
+{
+	struct config cfg;
+	const char *path = NULL;
+	int c, rc;
+
+	optind = 1;
+	while ((c = getopt(argc, argv, "c:")) != -1) {
+		if (c != 'c') {
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+		path = optarg;
+	}
+	if (path == NULL) {
+		fprintf(stderr, "flowtag run: -c FILE is required\n");
+		return EXIT_USAGE;
+	}
+	if (load_config(&cfg, path) != 0)
+		return EXIT_USAGE;
+	if (cfg.n_ports == 0) {
+		fprintf(stderr, "%s: no ports configured: 'ports' needs at least one vdev\n", path);
+		return EXIT_USAGE;
+	}
+	rc = drive(&cfg, 0, cfg.records_path, prog);
+	config_release(&cfg);
+	return rc;
+}
+
+static int
+cmd_replay(int argc, char **argv, const char *prog)
+{
+	static const struct option opts[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"flows", required_argument, NULL, 'f'},
+		{"out", required_argument, NULL, 'o'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *path = NULL, *flows = NULL, *out = NULL, *tmpdir;
+	char tmp[256], err[1024];
+	struct config cfg;
+	uint64_t packets = 0;
+	int c, fd, rc, n;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "c:", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'f':
+			flows = optarg;
+			break;
+		case 'o':
+			out = optarg;
+			break;
+		default:
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind >= argc) {
+		fprintf(stderr, "flowtag replay: give at least one capture (pcap or pcapng)\n");
+		return EXIT_USAGE;
+	}
+	if (load_config(&cfg, path) != 0)
+		return EXIT_USAGE;
+
+	/* One Ethernet pcap from all inputs: what the net_pcap vdev reads. */
+	tmpdir = getenv("TMPDIR") != NULL ? getenv("TMPDIR") : "/tmp";
+	snprintf(tmp, sizeof(tmp), "%s/flowtag-replay-XXXXXX.pcap", tmpdir);
+	fd = mkstemps(tmp, 5);
+	if (fd < 0) {
+		fprintf(stderr, "flowtag replay: %s: %s\n", tmp, strerror(errno));
+		return 1;
+	}
+	close(fd);
+	if (capture_normalize((const char *const *)argv + optind, argc - optind, tmp, &packets, err,
+			      sizeof(err)) != 0) {
+		fprintf(stderr, "flowtag replay: %s\n", err);
+		unlink(tmp);
+		return 1;
+	}
+
+	/*
+	 * Replay runs anywhere: anonymous memory instead of hugepages (an ordinary user has
+	 * none), and the capture as the only port, sent back out to --out or dropped.
+	 */
+	cfg.hugepages = false;
+	cfg.n_ports = 1;
+	snprintf(cfg.ports[0].name, sizeof(cfg.ports[0].name), "replay");
+	n = out != NULL ? snprintf(cfg.ports[0].vdev, sizeof(cfg.ports[0].vdev),
+				   "net_pcap_replay,rx_pcap=%s,tx_pcap=%s", tmp, out)
+			: snprintf(cfg.ports[0].vdev, sizeof(cfg.ports[0].vdev),
+				   "net_pcap_replay,rx_pcap=%s", tmp);
+	if (n < 0 || (size_t)n >= sizeof(cfg.ports[0].vdev)) {
+		fprintf(stderr, "flowtag replay: the --out path or TMPDIR is too long\n");
+		unlink(tmp);
+		return EXIT_USAGE;
+	}
+	if (cfg.file_prefix[0] == '\0')
+		snprintf(cfg.file_prefix, sizeof(cfg.file_prefix), "flowtag-replay-%ld", (long)getpid());
+
+	if (packets == 0) {
+		/* Nothing to send through: still honour --flows and --out with empty files. */
+		FILE *f = flows != NULL ? fopen(flows, "w") : NULL;
+
+		if (f != NULL)
+			fclose(f);
+		if (out != NULL)
+			rename(tmp, out);
+		unlink(tmp);
+		fprintf(stderr, "flowtag: 0 packets in the input\n");
+		config_release(&cfg);
+		return 0;
+	}
+	rc = drive(&cfg, packets, flows != NULL ? flows : cfg.records_path, prog);
+	unlink(tmp);
+	config_release(&cfg);
+	return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *cmd;
+
+	if (argc < 2) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	cmd = argv[1];
+	if (strcmp(cmd, "run") == 0)
+		return cmd_run(argc - 1, argv + 1, argv[0]);
+	if (strcmp(cmd, "replay") == 0)
+		return cmd_replay(argc - 1, argv + 1, argv[0]);
+	if (strcmp(cmd, "check") == 0)
+		return cmd_check(argc - 1, argv + 1);
+	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+		printf("flowtag %s\n", FLOWTAG_VERSION);
+		return 0;
+	}
+	if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	fprintf(stderr, "flowtag: unknown command '%s'\n", cmd);
+	usage(stderr);
+	return EXIT_USAGE;
+}

@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: LGPL-3.0-or-later */
+/*
+ * Packet parser: Ethernet frame bytes in, addresses/ports/offsets out.
+ *
+ * Pure code (no EAL, no allocation): it never reads past `len`, so it is safe on truncated,
+ * garbage and adversarial frames, and it is what the fuzz target drives. Any thread may call it.
+ */
+#ifndef FLOWTAG_PARSE_H
+#define FLOWTAG_PARSE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/*
+ * Why a packet could not be parsed, one counter each (X-macro, as VPP declares error counters).
+ * PARSE_OK and the two "not a flow packet" outcomes come first; every other value is malformed.
+ */
+#define PARSE_RESULTS(X)                                                                     \
+	X(OK, "ok")                                                                              \
+	X(NON_IP, "not IPv4/IPv6 (ARP, LLDP, ...)")                                              \
+	X(FRAGMENT, "IP fragment other than the first")                                          \
+	X(ETH_TRUNCATED, "frame shorter than an Ethernet header")                                \
+	X(VLAN_TRUNCATED, "802.1Q/802.1ad tag cut short")                                        \
+	X(VLAN_TOO_DEEP, "more than 2 VLAN tags")                                                \
+	X(IPV4_TRUNCATED, "IPv4 header cut short")                                               \
+	X(IPV4_BAD_IHL, "IPv4 IHL below 5 or beyond the frame")                                  \
+	X(IPV4_BAD_LENGTH, "IPv4 total length below the header length")                          \
+	X(IPV6_TRUNCATED, "IPv6 header cut short")                                               \
+	X(IPV6_EXT_TRUNCATED, "IPv6 extension header cut short")                                 \
+	X(IPV6_EXT_TOO_MANY, "IPv6 extension header chain too long")                             \
+	X(BAD_IP_VERSION, "IP version field does not match the EtherType")                       \
+	X(TUNNEL_TOO_DEEP, "IP-in-IP nested too deep")                                           \
+	X(TCP_TRUNCATED, "TCP header cut short")                                                 \
+	X(TCP_BAD_OFFSET, "TCP data offset below 5 or beyond the packet")                        \
+	X(UDP_TRUNCATED, "UDP header cut short")                                                 \
+	X(SCTP_TRUNCATED, "SCTP common header cut short")                                        \
+	X(ICMP_TRUNCATED, "ICMP header cut short")
+
+enum parse_result {
+#define PARSE_ENUM(name, text) PARSE_##name,
+	PARSE_RESULTS(PARSE_ENUM)
+#undef PARSE_ENUM
+	PARSE_RESULT_COUNT
+};
+
+/* First result that means "malformed" (as opposed to "fine" or "not for the flow table"). */
+#define PARSE_FIRST_MALFORMED PARSE_ETH_TRUNCATED
+
+#define PARSE_MAX_VLANS 2
+#define PARSE_MAX_IPV6_EXT 8 /* extension headers walked before giving up */
+#define PARSE_MAX_IP_NESTING 2 /* outer IP + one 6in4/4in4/4in6/6in6 inner header */
+
+struct parse_info {
+	uint16_t l3_off; /* offset of the (innermost) IP header in the frame */
+	uint16_t l3_len; /* IP length: header + payload, as the header says, bounded by the frame */
+	uint16_t l4_off; /* offset of the L4 header, 0 if none (non-first fragment) */
+	uint16_t payload_off; /* offset of the L4 payload */
+	uint16_t payload_len;
+	uint16_t vlan; /* innermost VLAN ID, 0 if untagged */
+	uint8_t vlan_count;
+	uint8_t ip_version; /* 4 or 6 */
+	uint8_t l4_proto; /* IPPROTO_* of the innermost header */
+	uint8_t tcp_flags;
+	uint8_t is_fragment : 1; /* first fragment of a fragmented datagram */
+	uint8_t tunnelled : 1; /* the addresses are those of an inner IP header */
+	uint16_t sport, dport; /* host order; ICMP: type<<8|code in sport, 0 in dport */
+	uint8_t src[16], dst[16]; /* IPv4 in the first 4 bytes, rest zero */
+};
+
+/* Parse an Ethernet frame. Returns PARSE_OK with *info filled, or the reason it stopped. */
+enum parse_result parse_ethernet(const uint8_t *frame, uint32_t len, struct parse_info *info);
+
+/* Human-readable name ("ipv4_bad_ihl") and description of a result, for counters and logs. */
+const char *parse_result_name(enum parse_result r);
+const char *parse_result_text(enum parse_result r);
+
+static inline bool
+parse_is_malformed(enum parse_result r)
+{
+	return r >= PARSE_FIRST_MALFORMED;
+}
+
+#endif
