@@ -70,6 +70,8 @@ eal_build_args(const struct config *cfg, const char *prog, struct eal_args *a)
 		rc |= add(a, "--single-file-segments");
 	/* EAL's start-up chatter is noise for a CLI; warnings and errors still show. */
 	rc |= add(a, "--log-level=lib.eal:warning");
+	/* Telemetry logs "no legacy callbacks" at warning level on every start: errors only. */
+	rc |= add(a, "--log-level=lib.telemetry:4");
 	for (i = 0; i < cfg->n_eal_extra; i++)
 		rc |= add(a, "%s", cfg->eal_extra[i]);
 	return rc != 0 ? -ENOSPC : 0;
