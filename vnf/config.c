@@ -33,6 +33,24 @@ config_defaults(struct config *cfg)
 	cfg->budget_tcp = 80;
 	cfg->budget_udp = 24;
 	cfg->budget_other = 8;
+	/* Virtual switches carry jumbo frames; NSH adds 38+ bytes to every packet it tags. */
+	cfg->mtu = 9000;
+	cfg->oversize_drop = false;
+}
+
+const struct policy_spec *
+config_policy(const struct config *cfg)
+{
+	static struct policy_spec builtin;
+	static bool ready;
+
+	if (cfg->policy != NULL)
+		return cfg->policy;
+	if (!ready) {
+		policy_spec_defaults(&builtin);
+		ready = true;
+	}
+	return &builtin;
 }
 
 void
@@ -43,6 +61,8 @@ config_release(struct config *cfg)
 	for (i = 0; i < cfg->n_eal_extra; i++)
 		free(cfg->eal_extra[i]);
 	cfg->n_eal_extra = 0;
+	free(cfg->policy);
+	cfg->policy = NULL;
 }
 
 /* ---- a tiny schema walker over libyaml's document tree ---- */
@@ -55,23 +75,38 @@ struct loader {
 	bool failed;
 };
 
-static void __attribute__((format(printf, 3, 4)))
-fail_at(struct loader *ld, const yaml_node_t *node, const char *fmt, ...)
+static void __attribute__((format(printf, 4, 0)))
+vfail_pos(struct loader *ld, size_t line, size_t col, const char *fmt, va_list ap)
 {
-	va_list ap;
 	int n;
 
 	if (ld->failed)
 		return; /* the first error is the one worth reading */
 	ld->failed = true;
-	/* libyaml marks are 0-based; editors and compilers count from 1. */
-	n = snprintf(ld->err, ld->err_len, "%s:%zu:%zu: ", ld->file,
-		     node != NULL ? node->start_mark.line + 1 : 1,
-		     node != NULL ? node->start_mark.column + 1 : 1);
-	if (n < 0 || (size_t)n >= ld->err_len)
-		return;
+	n = snprintf(ld->err, ld->err_len, "%s:%zu:%zu: ", ld->file, line, col);
+	if (n >= 0 && (size_t)n < ld->err_len)
+		vsnprintf(ld->err + n, ld->err_len - (size_t)n, fmt, ap);
+}
+
+static void __attribute__((format(printf, 3, 4)))
+fail_at(struct loader *ld, const yaml_node_t *node, const char *fmt, ...)
+{
+	va_list ap;
+
 	va_start(ap, fmt);
-	vsnprintf(ld->err + n, ld->err_len - (size_t)n, fmt, ap);
+	/* libyaml marks are 0-based; editors and compilers count from 1. */
+	vfail_pos(ld, node != NULL ? node->start_mark.line + 1 : 1,
+		  node != NULL ? node->start_mark.column + 1 : 1, fmt, ap);
+	va_end(ap);
+}
+
+static void __attribute__((format(printf, 4, 5)))
+fail_pos(struct loader *ld, size_t line, size_t col, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vfail_pos(ld, line, col, fmt, ap);
 	va_end(ap);
 }
 
@@ -288,8 +323,10 @@ ports_list(struct loader *ld, struct config *cfg, const char *key, yaml_node_t *
 				get_str(ld, val, "name", p->name, sizeof(p->name));
 			else if (k->type == YAML_SCALAR_NODE && strcmp(scalar(k), "vdev") == 0)
 				get_str(ld, val, "vdev", p->vdev, sizeof(p->vdev));
+			else if (k->type == YAML_SCALAR_NODE && strcmp(scalar(k), "return") == 0)
+				get_bool(ld, val, "return", &p->is_return);
 			else
-				fail_at(ld, k, "unknown key in port (expected one of: name, vdev)");
+				fail_at(ld, k, "unknown key in port (expected one of: name, vdev, return)");
 		}
 		if (ld->failed)
 			return;
@@ -338,9 +375,42 @@ dp_malformed(struct loader *ld, struct config *cfg, const char *key, yaml_node_t
 	else
 		fail_at(ld, v, "'%s' must be pass or drop, found '%s'", key, scalar(v));
 }
+static void
+dp_mtu(struct loader *ld, struct config *cfg, const char *key, yaml_node_t *v)
+{
+	get_uint(ld, v, key, 576, 9702, &cfg->mtu);
+}
+static void
+dp_oversize(struct loader *ld, struct config *cfg, const char *key, yaml_node_t *v)
+{
+	if (!expect_type(ld, v, YAML_SCALAR_NODE, "drop or untagged", key))
+		return;
+	if (strcmp(scalar(v), "drop") == 0)
+		cfg->oversize_drop = true;
+	else if (strcmp(scalar(v), "untagged") == 0)
+		cfg->oversize_drop = false;
+	else
+		fail_at(ld, v, "'%s' must be drop or untagged, found '%s'", key, scalar(v));
+}
+static void
+dp_mode(struct loader *ld, struct config *cfg, const char *key, yaml_node_t *v)
+{
+	if (!expect_type(ld, v, YAML_SCALAR_NODE, "one-arm or inline", key))
+		return;
+	if (strcmp(scalar(v), "one-arm") == 0)
+		cfg->mode = CONFIG_MODE_ONE_ARM;
+	else if (strcmp(scalar(v), "inline") == 0)
+		cfg->mode = CONFIG_MODE_INLINE;
+	else
+		fail_at(ld, v, "'%s' must be one-arm or inline, found '%s'", key, scalar(v));
+	cfg->mode_node_line = (uint32_t)v->start_mark.line + 1;
+	cfg->mode_node_col = (uint32_t)v->start_mark.column + 1;
+}
 static const struct key_def datapath_keys[] = {
-	{"burst_size", dp_burst},  {"mbufs", dp_mbufs},
-	{"idle_sleep_max_us", dp_idle}, {"malformed", dp_malformed}, {NULL, NULL},
+	{"mode", dp_mode},
+	{"burst_size", dp_burst},	{"mbufs", dp_mbufs},	 {"idle_sleep_max_us", dp_idle},
+	{"malformed", dp_malformed}, {"mtu", dp_mtu},	 {"oversize", dp_oversize},
+	{NULL, NULL},
 };
 
 /* flows: */
@@ -424,6 +494,343 @@ static const struct key_def records_keys[] = {
 	{NULL, NULL},
 };
 
+
+/* ---- chains:, rules:, policy: ---- */
+
+static struct policy_spec *
+policy_of(struct loader *ld, struct config *cfg, yaml_node_t *at)
+{
+	if (cfg->policy == NULL) {
+		cfg->policy = malloc(sizeof(*cfg->policy));
+		if (cfg->policy == NULL) {
+			fail_at(ld, at, "out of memory");
+			return NULL;
+		}
+		policy_spec_defaults(cfg->policy);
+	}
+	return cfg->policy;
+}
+
+static struct policy_mark
+mark_of(const yaml_node_t *n)
+{
+	struct policy_mark m = {(uint32_t)n->start_mark.line + 1, (uint32_t)n->start_mark.column + 1};
+
+	return m;
+}
+
+static bool
+get_value(struct loader *ld, yaml_node_t *v, const char *key, struct policy_value *out)
+{
+	if (!expect_type(ld, v, YAML_SCALAR_NODE, "a string", key))
+		return false;
+	if (strlen(scalar(v)) >= sizeof(out->text)) {
+		fail_at(ld, v, "'%s' is longer than %zu characters", key, sizeof(out->text) - 1);
+		return false;
+	}
+	snprintf(out->text, sizeof(out->text), "%s", scalar(v));
+	out->mark = mark_of(v);
+	return true;
+}
+
+static void
+get_action(struct loader *ld, yaml_node_t *v, const char *key, struct policy_action_spec *a)
+{
+	/* drop | pass | {chain: NAME} */
+	if (v->type == YAML_SCALAR_NODE) {
+		if (strcmp(scalar(v), "drop") == 0)
+			a->action = POLICY_DROP;
+		else if (strcmp(scalar(v), "pass") == 0)
+			a->action = POLICY_PASS;
+		else
+			fail_at(ld, v, "'%s' must be drop, pass or {chain: NAME}, found '%s'", key,
+				scalar(v));
+		return;
+	}
+	if (v->type == YAML_MAPPING_NODE && v->data.mapping.pairs.top - v->data.mapping.pairs.start == 1) {
+		yaml_node_pair_t *pair = v->data.mapping.pairs.start;
+		yaml_node_t *k = yaml_document_get_node(ld->doc, pair->key);
+
+		if (k->type == YAML_SCALAR_NODE && strcmp(scalar(k), "chain") == 0) {
+			a->action = POLICY_CHAIN;
+			get_value(ld, yaml_document_get_node(ld->doc, pair->value), "chain", &a->chain);
+			return;
+		}
+	}
+	fail_at(ld, v, "'%s' must be drop, pass or {chain: NAME}", key);
+}
+
+static void
+chain_entry(struct loader *ld, struct config *cfg, yaml_node_t *item)
+{
+	struct policy_spec *ps = policy_of(ld, cfg, item);
+	struct policy_chain_spec *c;
+	yaml_node_pair_t *pair;
+	bool have_tag = false, have_spi = false, have_vid = false, have_dscp = false, have_md = false;
+	yaml_node_t *md_node = NULL, *vid_node = NULL, *dscp_node = NULL, *spi_node = NULL;
+	uint32_t v;
+
+	if (ps == NULL || !expect_type(ld, item, YAML_MAPPING_NODE, "a mapping", "chain"))
+		return;
+	if (ps->n_chains == POLICY_MAX_CHAINS) {
+		fail_at(ld, item, "more than %d chains", POLICY_MAX_CHAINS);
+		return;
+	}
+	c = &ps->chains[ps->n_chains];
+	memset(c, 0, sizeof(*c));
+	c->mark = mark_of(item);
+	c->tag.md_type = 1;
+	for (pair = item->data.mapping.pairs.start; pair < item->data.mapping.pairs.top && !ld->failed;
+	     pair++) {
+		yaml_node_t *k = yaml_document_get_node(ld->doc, pair->key);
+		yaml_node_t *val = yaml_document_get_node(ld->doc, pair->value);
+		const char *key = k->type == YAML_SCALAR_NODE ? scalar(k) : "";
+
+		if (strcmp(key, "name") == 0) {
+			get_str(ld, val, key, c->name, sizeof(c->name));
+		} else if (strcmp(key, "tag") == 0) {
+			static const char *const kinds[] = {"nsh", "vlan", "mpls", "dscp"};
+			int t;
+
+			if (!expect_type(ld, val, YAML_SCALAR_NODE, "nsh, vlan, mpls or dscp", key))
+				return;
+			for (t = 0; t < TAG_KIND_COUNT && strcmp(kinds[t], scalar(val)) != 0; t++)
+				;
+			if (t == TAG_KIND_COUNT) {
+				fail_at(ld, val, "'tag' must be nsh, vlan, mpls or dscp, found '%s'",
+					scalar(val));
+				return;
+			}
+			c->tag.kind = (enum tag_kind)t;
+			have_tag = true;
+		} else if (strcmp(key, "spi") == 0) {
+			get_uint(ld, val, key, 1, 0xffffff, &c->tag.spi);
+			have_spi = true;
+			spi_node = val;
+		} else if (strcmp(key, "md_type") == 0) {
+			get_uint(ld, val, key, 1, 2, &v);
+			c->tag.md_type = (uint8_t)v;
+			have_md = true;
+			md_node = val;
+		} else if (strcmp(key, "vid") == 0) {
+			get_uint(ld, val, key, 1, 4094, &v);
+			c->tag.vid = (uint16_t)v;
+			have_vid = true;
+			vid_node = val;
+		} else if (strcmp(key, "dscp") == 0) {
+			get_uint(ld, val, key, 1, 63, &v);
+			c->tag.dscp = (uint8_t)v;
+			have_dscp = true;
+			dscp_node = val;
+		} else {
+			fail_at(ld, k, "unknown key '%s' in chain (expected one of: name, tag, spi, "
+				       "md_type, vid, dscp)", key);
+		}
+	}
+	if (ld->failed)
+		return;
+	if (c->name[0] == '\0') {
+		fail_at(ld, item, "chain needs a 'name'");
+		return;
+	}
+	if (!have_tag) {
+		fail_at(ld, item, "chain '%s' needs a 'tag' (nsh, vlan, mpls or dscp)", c->name);
+		return;
+	}
+	/* Each tag has its own parameters; a stray one is a mistake worth naming. */
+	if ((c->tag.kind == TAG_NSH || c->tag.kind == TAG_MPLS) && !have_spi) {
+		fail_at(ld, item, "chain '%s' (%s) needs an 'spi'", c->name, tag_kind_name(c->tag.kind));
+		return;
+	}
+	if (c->tag.kind == TAG_VLAN && !have_vid) {
+		fail_at(ld, item, "chain '%s' (vlan) needs a 'vid'", c->name);
+		return;
+	}
+	if (c->tag.kind == TAG_DSCP && !have_dscp) {
+		fail_at(ld, item, "chain '%s' (dscp) needs a 'dscp' value", c->name);
+		return;
+	}
+	if (have_md && c->tag.kind != TAG_NSH)
+		fail_at(ld, md_node, "'md_type' applies to nsh chains only");
+	else if (have_vid && c->tag.kind != TAG_VLAN)
+		fail_at(ld, vid_node, "'vid' applies to vlan chains only");
+	else if (have_dscp && c->tag.kind != TAG_DSCP)
+		fail_at(ld, dscp_node, "'dscp' applies to dscp chains only");
+	else if (have_spi && c->tag.kind != TAG_NSH && c->tag.kind != TAG_MPLS)
+		fail_at(ld, spi_node, "'spi' applies to nsh and mpls chains only");
+	if (!ld->failed)
+		ps->n_chains++;
+}
+
+static void
+chains_list(struct loader *ld, struct config *cfg, const char *key, yaml_node_t *v)
+{
+	yaml_node_item_t *it;
+
+	if (!expect_type(ld, v, YAML_SEQUENCE_NODE, "a list of chains", key) ||
+	    policy_of(ld, cfg, v) == NULL)
+		return;
+	for (it = v->data.sequence.items.start; it < v->data.sequence.items.top && !ld->failed; it++)
+		chain_entry(ld, cfg, yaml_document_get_node(ld->doc, *it));
+}
+
+static bool
+add_rule_item(struct loader *ld, struct policy_rule_spec *r, enum policy_cond kind, yaml_node_t *v)
+{
+	if (r->n_items == POLICY_MAX_ITEMS) {
+		fail_at(ld, v, "more than %d match values in one rule", POLICY_MAX_ITEMS);
+		return false;
+	}
+	if (!get_value(ld, v, policy_cond_key(kind), &r->values[r->n_items]))
+		return false;
+	r->kinds[r->n_items++] = (uint8_t)kind;
+	return true;
+}
+
+static void
+rule_entry(struct loader *ld, struct policy_spec *ps, yaml_node_t *item)
+{
+	struct policy_rule_spec *r;
+	yaml_node_pair_t *pair;
+	bool have_action = false;
+
+	if (!expect_type(ld, item, YAML_MAPPING_NODE, "a mapping", "rule"))
+		return;
+	if (ps->n_rules == POLICY_MAX_RULES) {
+		fail_at(ld, item, "more than %d rules", POLICY_MAX_RULES);
+		return;
+	}
+	r = &ps->rules[ps->n_rules];
+	memset(r, 0, sizeof(*r));
+	r->mark = mark_of(item);
+	for (pair = item->data.mapping.pairs.start; pair < item->data.mapping.pairs.top && !ld->failed;
+	     pair++) {
+		yaml_node_t *k = yaml_document_get_node(ld->doc, pair->key);
+		yaml_node_t *val = yaml_document_get_node(ld->doc, pair->value);
+		const char *key = k->type == YAML_SCALAR_NODE ? scalar(k) : "";
+		int c;
+
+		if (strcmp(key, "chain") == 0 || strcmp(key, "action") == 0) {
+			if (have_action) {
+				fail_at(ld, k, "a rule takes one action: 'chain: NAME' or 'action: "
+					       "drop|pass'");
+				return;
+			}
+			have_action = true;
+			if (strcmp(key, "chain") == 0) {
+				r->action.action = POLICY_CHAIN;
+				get_value(ld, val, key, &r->action.chain);
+			} else if (val->type == YAML_SCALAR_NODE && strcmp(scalar(val), "chain") != 0) {
+				get_action(ld, val, key, &r->action);
+			} else {
+				fail_at(ld, val, "'action' must be drop or pass (or use 'chain: NAME')");
+			}
+			continue;
+		}
+		for (c = 0; c < POLICY_COND_COUNT && strcmp(key, policy_cond_key((enum policy_cond)c)) != 0;
+		     c++)
+			;
+		if (c == POLICY_COND_COUNT) {
+			char allowed[256] = "";
+
+			for (c = 0; c < POLICY_COND_COUNT; c++) {
+				strncat(allowed, policy_cond_key((enum policy_cond)c),
+					sizeof(allowed) - strlen(allowed) - 1);
+				strncat(allowed, ", ", sizeof(allowed) - strlen(allowed) - 1);
+			}
+			fail_at(ld, k, "unknown key '%s' in rule (expected one of: %schain, action)",
+				key, allowed);
+			return;
+		}
+		if (val->type == YAML_SEQUENCE_NODE) {
+			yaml_node_item_t *it;
+
+			if (val->data.sequence.items.top == val->data.sequence.items.start) {
+				fail_at(ld, val, "'%s' has an empty list", key);
+				return;
+			}
+			for (it = val->data.sequence.items.start;
+			     it < val->data.sequence.items.top && !ld->failed; it++)
+				add_rule_item(ld, r, (enum policy_cond)c,
+					      yaml_document_get_node(ld->doc, *it));
+		} else {
+			add_rule_item(ld, r, (enum policy_cond)c, val);
+		}
+	}
+	if (ld->failed)
+		return;
+	if (!have_action) {
+		fail_at(ld, item, "rule needs an action: 'chain: NAME' or 'action: drop|pass'");
+		return;
+	}
+	ps->n_rules++;
+}
+
+static void
+rules_list(struct loader *ld, struct config *cfg, const char *key, yaml_node_t *v)
+{
+	struct policy_spec *ps;
+	yaml_node_item_t *it;
+
+	if (!expect_type(ld, v, YAML_SEQUENCE_NODE, "a list of rules", key) ||
+	    (ps = policy_of(ld, cfg, v)) == NULL)
+		return;
+	for (it = v->data.sequence.items.start; it < v->data.sequence.items.top && !ld->failed; it++)
+		rule_entry(ld, ps, yaml_document_get_node(ld->doc, *it));
+}
+
+static void
+po_default(struct loader *ld, struct config *cfg, const char *key, yaml_node_t *v)
+{
+	get_action(ld, v, key, &cfg->policy->default_action);
+}
+static void
+po_unclassified(struct loader *ld, struct config *cfg, const char *key, yaml_node_t *v)
+{
+	if (!expect_type(ld, v, YAML_SCALAR_NODE, "default, pass or hold", key))
+		return;
+	if (strcmp(scalar(v), "default") == 0)
+		cfg->policy->unclassified = POLICY_UNCLASSIFIED_DEFAULT;
+	else if (strcmp(scalar(v), "pass") == 0)
+		cfg->policy->unclassified = POLICY_UNCLASSIFIED_PASS;
+	else if (strcmp(scalar(v), "hold") == 0)
+		cfg->policy->unclassified = POLICY_UNCLASSIFIED_HOLD;
+	else
+		fail_at(ld, v, "'%s' must be default, pass or hold, found '%s'", key, scalar(v));
+}
+static void
+po_hold(struct loader *ld, struct config *cfg, const char *key, yaml_node_t *v)
+{
+	get_uint(ld, v, key, 1, 64, &cfg->policy->hold_packets);
+}
+static void
+po_nsh_in(struct loader *ld, struct config *cfg, const char *key, yaml_node_t *v)
+{
+	if (!expect_type(ld, v, YAML_SCALAR_NODE, "pass or decap", key))
+		return;
+	if (strcmp(scalar(v), "pass") == 0)
+		cfg->policy->nsh_in = POLICY_NSH_PASS;
+	else if (strcmp(scalar(v), "decap") == 0)
+		cfg->policy->nsh_in = POLICY_NSH_DECAP;
+	else
+		fail_at(ld, v, "'%s' must be pass or decap, found '%s'", key, scalar(v));
+}
+static void
+po_version(struct loader *ld, struct config *cfg, const char *key, yaml_node_t *v)
+{
+	get_uint(ld, v, key, 0, UINT32_MAX, &cfg->policy->version);
+}
+static const struct key_def policy_keys[] = {
+	{"default", po_default},   {"unclassified", po_unclassified}, {"hold_packets", po_hold},
+	{"nsh_in", po_nsh_in},	   {"version", po_version},	     {NULL, NULL},
+};
+static void
+sec_policy(struct loader *ld, struct config *cfg, const char *key, yaml_node_t *v)
+{
+	if (policy_of(ld, cfg, v) != NULL)
+		walk_mapping(ld, cfg, v, key, policy_keys);
+}
+
 static void
 sec_eal(struct loader *ld, struct config *cfg, const char *key, yaml_node_t *v)
 {
@@ -446,7 +853,8 @@ sec_records(struct loader *ld, struct config *cfg, const char *key, yaml_node_t 
 }
 static const struct key_def top_keys[] = {
 	{"eal", sec_eal},	    {"ports", ports_list}, {"datapath", sec_datapath},
-	{"flows", sec_flows}, {"records", sec_records}, {NULL, NULL},
+	{"flows", sec_flows}, {"records", sec_records}, {"chains", chains_list},
+	{"rules", rules_list}, {"policy", sec_policy}, {NULL, NULL},
 };
 
 /* Rules that span sections, checked once everything is read. */
@@ -456,6 +864,9 @@ check_whole(struct loader *ld, struct config *cfg, yaml_node_t *root)
 	if (cfg->dpi_states > cfg->flow_capacity)
 		fail_at(ld, root, "flows.classifying (%u) cannot exceed flows.capacity (%u)",
 			cfg->dpi_states, cfg->flow_capacity);
+	else if (cfg->mode == CONFIG_MODE_INLINE && cfg->n_ports != 2)
+		fail_pos(ld, cfg->mode_node_line, cfg->mode_node_col,
+			 "datapath.mode inline needs exactly 2 ports, found %u", cfg->n_ports);
 }
 
 static int

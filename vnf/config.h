@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "flow_table.h"
+#include "policy.h"
 #include "worker.h"
 
 #define CONFIG_MAX_PORTS 4
@@ -22,6 +23,12 @@
 struct config_port {
 	char name[32];
 	char vdev[CONFIG_STR_MAX]; /* DPDK vdev string, e.g. "net_virtio_user0,path=...,server=1" */
+	bool is_return; /* packets arriving here come back from the chains: never classified */
+};
+
+enum config_mode {
+	CONFIG_MODE_ONE_ARM, /* packets leave by the port they came in on */
+	CONFIG_MODE_INLINE, /* two ports: what comes in on one leaves by the other */
 };
 
 struct config {
@@ -55,7 +62,19 @@ struct config {
 
 	/* records: */
 	char records_path[CONFIG_STR_MAX]; /* JSON lines of finished flows; "" = none */
+
+	/* datapath: the tx side of tagging */
+	enum config_mode mode;
+	uint32_t mode_node_line, mode_node_col; /* where mode was set, for cross-checks */
+	uint32_t mtu; /* largest IP packet the port carries; tagged frames beyond are "oversize" */
+	bool oversize_drop; /* oversize tagged frames: drop (true) or send untagged (false) */
+
+	/* chains:, rules:, policy: (NULL until the file has one of them: pass everything) */
+	struct policy_spec *policy;
 };
+
+/* The policy as configured, or the built-in one (no chains, everything passes). */
+const struct policy_spec *config_policy(const struct config *cfg);
 
 /* Built-in defaults (what config/flowtag.yaml spells out). */
 void config_defaults(struct config *cfg);

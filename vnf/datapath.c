@@ -20,6 +20,8 @@
 #include <rte_ring.h>
 
 #include "port.h"
+#include "tag.h"
+#include "vlan.h"
 
 #define MAX_BURST 256
 #define RECORD_RING_SIZE 16384
@@ -29,6 +31,9 @@
 /* Replay only: no packet for this long after the input stalls means the capture ended short. */
 #define REPLAY_STALL_US 2000000
 
+#define MAX_PORTS CONFIG_MAX_PORTS
+#define TX_BUF 64
+
 /* One worker lcore's state: written only by that lcore (except `stop`). */
 struct dp_worker {
 	struct worker *w;
@@ -36,14 +41,16 @@ struct dp_worker {
 	struct rte_ring *records; /* worker -> control */
 	uint8_t *scratch;
 	unsigned int lcore;
-	uint16_t port;
-	uint16_t queue;
 	uint16_t id;
 	volatile bool finished;
+	struct rte_mbuf *txb[MAX_PORTS][TX_BUF]; /* per output port, flushed each burst */
+	uint16_t txn[MAX_PORTS];
 	uint64_t rx;
 	uint64_t tx;
 	uint64_t dropped;
 	uint64_t tx_failed;
+	uint64_t oversize;
+	uint64_t tag_failed;
 	uint64_t records_dropped;
 } __rte_cache_aligned;
 
@@ -52,8 +59,9 @@ struct datapath {
 	struct config cfg;
 	struct rte_mempool *pkt_pool;
 	struct rte_mempool *rec_pool;
-	uint16_t port;
-	bool port_open;
+	uint16_t ports[MAX_PORTS]; /* DPDK port ids, by config index */
+	uint16_t n_ports;
+	uint32_t max_frame; /* largest frame a port takes: mtu + Ethernet + one VLAN tag */
 	bool launched;
 	volatile bool stop;
 	int ts_offset; /* mbuf timestamp dynfield, -1 if the port gives none */
@@ -94,14 +102,94 @@ now_us(const struct datapath *dp)
 	return dp->epoch_us + rte_get_timer_cycles() * 1000000ULL / rte_get_timer_hz();
 }
 
+static void
+tx_flush(struct dp_worker *dw, uint16_t out)
+{
+	struct datapath *dp = dw->dp;
+	uint16_t n = dw->txn[out], sent;
+
+	if (n == 0)
+		return;
+	sent = rte_eth_tx_burst(dp->ports[out], 0, dw->txb[out], n);
+	/* Replay must not lose packets to a busy port; live traffic must not stall. */
+	while (dp->p.rx_target > 0 && sent < n && !dp->stop)
+		sent += rte_eth_tx_burst(dp->ports[out], 0, dw->txb[out] + sent, n - sent);
+	dw->tx += sent;
+	if (sent < n) {
+		dw->tx_failed += n - sent;
+		rte_pktmbuf_free_bulk(dw->txb[out] + sent, n - sent);
+	}
+	dw->txn[out] = 0;
+}
+
+/* Write the tag into the mbuf, growing it into its headroom. */
+static bool
+tag_mbuf(struct dp_worker *dw, struct rte_mbuf *m, const struct worker_out *o)
+{
+	uint8_t *start = rte_pktmbuf_mtod(m, uint8_t *), *frame = start;
+	uint32_t len = m->data_len;
+	/* The first segment carries the headers; later segments only count against the MTU. */
+	uint32_t rest = m->pkt_len - m->data_len;
+	uint32_t max = dw->dp->max_frame > rest ? dw->dp->max_frame - rest : 0;
+	int rc = tag_apply(o->tag, &o->meta, &frame, &len, rte_pktmbuf_headroom(m), max);
+
+	if (rc == 0) {
+		if (frame < start)
+			rte_pktmbuf_prepend(m, (uint16_t)(start - frame));
+		return true;
+	}
+	if (rc == -EMSGSIZE) {
+		dw->oversize++;
+		return !dw->dp->cfg.oversize_drop; /* untagged, or dropped, as configured */
+	}
+	dw->tag_failed++; /* cannot carry this tag (e.g. DSCP on non-IP): sent untagged */
+	return true;
+}
+
+/* The worker's verdict on one packet: tag, decapsulate, drop, and queue for tx. */
+static void
+packet_out(void *ctx, const struct worker_out *o)
+{
+	struct dp_worker *dw = ctx;
+	struct datapath *dp = dw->dp;
+	struct rte_mbuf *m = o->opaque;
+	uint16_t out;
+
+	if (o->action == WORKER_ACTION_DROP) {
+		rte_pktmbuf_free(m);
+		dw->dropped++;
+		return;
+	}
+	if (o->action == WORKER_ACTION_TAG && !tag_mbuf(dw, m, o)) {
+		rte_pktmbuf_free(m);
+		dw->dropped++;
+		return;
+	}
+	if (o->action == WORKER_ACTION_DECAP) {
+		uint8_t *start = rte_pktmbuf_mtod(m, uint8_t *), *frame = start;
+		uint32_t len = m->data_len;
+
+		if (tag_nsh_decap(&frame, &len) == 0)
+			rte_pktmbuf_adj(m, (uint16_t)(frame - start));
+	}
+	/* One-arm: back out of the port it came in on; inline: out of the other one. */
+	out = dp->cfg.mode == CONFIG_MODE_INLINE ? (uint16_t)(o->port ^ 1) : o->port;
+	dw->txb[out][dw->txn[out]++] = m;
+	if (dw->txn[out] == TX_BUF)
+		tx_flush(dw, out);
+}
+
 /* Packet view for the worker: contiguous bytes and the time the packet was seen. */
 static inline void
-describe(const struct datapath *dp, const uint8_t *data, uint32_t len, const struct rte_mbuf *m,
-	 uint64_t t_now, struct worker_pkt *pkt)
+describe(const struct datapath *dp, const uint8_t *data, uint32_t len, struct rte_mbuf *m,
+	 uint16_t port_idx, uint64_t t_now, struct worker_pkt *pkt)
 {
 	pkt->data = data;
 	pkt->len = len;
 	pkt->wire_len = m->pkt_len;
+	pkt->opaque = m;
+	pkt->port = port_idx;
+	pkt->flags = dp->cfg.ports[port_idx].is_return ? WORKER_PKT_RETURN : 0;
 	if (dp->ts_offset >= 0 && (m->ol_flags & dp->ts_flag))
 		pkt->time_us = *RTE_MBUF_DYNFIELD(m, dp->ts_offset, rte_mbuf_timestamp_t *);
 	else
@@ -114,7 +202,7 @@ describe(const struct datapath *dp, const uint8_t *data, uint32_t len, const str
  */
 static void
 classify_burst(const struct datapath *dp, struct dp_worker *dw, struct rte_mbuf **rx, uint16_t n,
-	       uint64_t t_now, uint8_t *actions)
+	       uint16_t port_idx, uint64_t t_now)
 {
 	struct worker_pkt pkts[MAX_BURST];
 	uint16_t i, start = 0;
@@ -124,20 +212,20 @@ classify_burst(const struct datapath *dp, struct dp_worker *dw, struct rte_mbuf 
 		uint32_t len;
 
 		if (likely(rte_pktmbuf_is_contiguous(m))) {
-			describe(dp, rte_pktmbuf_mtod(m, const uint8_t *), m->data_len, m, t_now,
-				 &pkts[i]);
+			describe(dp, rte_pktmbuf_mtod(m, const uint8_t *), m->data_len, m, port_idx,
+				 t_now, &pkts[i]);
 			continue;
 		}
 		if (i > start)
-			worker_process(dw->w, pkts + start, i - start, actions + start);
+			worker_process(dw->w, pkts + start, i - start);
 		len = RTE_MIN(m->pkt_len, (uint32_t)SCRATCH_SIZE);
-
-		describe(dp, rte_pktmbuf_read(m, 0, len, dw->scratch), len, m, t_now, &pkts[i]);
-		worker_process(dw->w, &pkts[i], 1, &actions[i]);
+		describe(dp, rte_pktmbuf_read(m, 0, len, dw->scratch), len, m, port_idx, t_now,
+			 &pkts[i]);
+		worker_process(dw->w, &pkts[i], 1);
 		start = i + 1;
 	}
 	if (n > start)
-		worker_process(dw->w, pkts + start, n - start, actions + start);
+		worker_process(dw->w, pkts + start, n - start);
 }
 
 static int
@@ -148,56 +236,48 @@ worker_main(void *arg)
 	const uint16_t burst = (uint16_t)RTE_MIN(dp->cfg.burst_size, (uint32_t)MAX_BURST);
 	const uint64_t hz = rte_get_timer_hz();
 	const bool replay = dp->p.rx_target > 0;
-	struct rte_mbuf *rx[MAX_BURST], *tx[MAX_BURST];
-	uint8_t actions[MAX_BURST];
+	struct rte_mbuf *rx[MAX_BURST];
 	uint32_t idle_polls = 0, sleep_us = 1;
 	uint64_t last_rx_tsc = rte_get_timer_cycles();
 
 	while (!dp->stop) {
-		uint16_t n, i, ntx = 0, sent;
-		uint64_t t_now;
+		uint16_t pi, out, got = 0;
 
 		if (replay && dw->rx >= dp->p.rx_target)
 			break;
-		n = rte_eth_rx_burst(dw->port, dw->queue, rx, burst);
-		if (n == 0) {
-			if (replay && rte_get_timer_cycles() - last_rx_tsc > hz * REPLAY_STALL_US / 1000000)
-				break; /* the input ended early (read error): finish with what came */
-			if (!replay)
-				worker_tick(dw->w, now_us(dp));
-			/* Idle back-off: spin briefly, then sleep longer and longer, up to the cap. */
-			if (++idle_polls > IDLE_POLLS_BEFORE_SLEEP && dp->cfg.idle_sleep_max_us > 0) {
-				rte_delay_us_sleep(sleep_us);
-				sleep_us = RTE_MIN(sleep_us * 2, dp->cfg.idle_sleep_max_us);
-			}
+		for (pi = 0; pi < dp->n_ports; pi++) {
+			uint16_t n = rte_eth_rx_burst(dp->ports[pi], 0, rx, burst);
+
+			if (n == 0)
+				continue;
+			got += n;
+			dw->rx += n;
+			classify_burst(dp, dw, rx, n, pi, replay ? 0 : now_us(dp));
+		}
+		for (out = 0; out < dp->n_ports; out++)
+			tx_flush(dw, out);
+		if (got > 0) {
+			idle_polls = 0;
+			sleep_us = 1;
+			last_rx_tsc = rte_get_timer_cycles();
 			continue;
 		}
-		idle_polls = 0;
-		sleep_us = 1;
-		last_rx_tsc = rte_get_timer_cycles();
-		dw->rx += n;
-
-		t_now = replay ? 0 : now_us(dp);
-		classify_burst(dp, dw, rx, n, t_now, actions);
-		for (i = 0; i < n; i++) {
-			if (actions[i] == WORKER_ACTION_PASS) {
-				tx[ntx++] = rx[i];
-			} else {
-				rte_pktmbuf_free(rx[i]);
-				dw->dropped++;
-			}
+		if (replay && rte_get_timer_cycles() - last_rx_tsc > hz * REPLAY_STALL_US / 1000000)
+			break; /* the input ended early (read error): finish with what came */
+		if (!replay) {
+			worker_tick(dw->w, now_us(dp));
+			for (out = 0; out < dp->n_ports; out++)
+				tx_flush(dw, out); /* packets released by flows that just ended */
 		}
-		sent = rte_eth_tx_burst(dw->port, dw->queue, tx, ntx);
-		/* Replay must not lose packets to a busy port; live traffic must not stall. */
-		while (replay && sent < ntx && !dp->stop)
-			sent += rte_eth_tx_burst(dw->port, dw->queue, tx + sent, ntx - sent);
-		dw->tx += sent;
-		if (sent < ntx) {
-			dw->tx_failed += ntx - sent;
-			rte_pktmbuf_free_bulk(tx + sent, ntx - sent);
+		/* Idle back-off: spin briefly, then sleep longer and longer, up to the cap. */
+		if (++idle_polls > IDLE_POLLS_BEFORE_SLEEP && dp->cfg.idle_sleep_max_us > 0) {
+			rte_delay_us_sleep(sleep_us);
+			sleep_us = RTE_MIN(sleep_us * 2, dp->cfg.idle_sleep_max_us);
 		}
 	}
 	worker_flush(dw->w);
+	for (uint16_t out = 0; out < dp->n_ports; out++)
+		tx_flush(dw, out);
 	dw->finished = true;
 	return 0;
 }
@@ -216,22 +296,23 @@ make_workers(struct datapath *dp, char *err, size_t err_len)
 	wp.budget_udp = cfg->budget_udp;
 	wp.budget_other = cfg->budget_other;
 	wp.malformed = cfg->malformed;
+	wp.policy = dp->p.policy;
 	wp.on_record = record_to_ring;
+	wp.on_packet = packet_out;
 
 	RTE_LCORE_FOREACH_WORKER(lcore) {
 		struct dp_worker *dw = &dp->workers[dp->n_workers];
 		char name[RTE_RING_NAMESIZE];
 
-		/* One worker per port queue; more workers arrive with flow-affine dispatch. */
+		/* One worker polls every port's queue; more arrive with flow-affine dispatch. */
 		if (dp->n_workers == 1)
 			break;
 		dw->dp = dp;
 		dw->id = (uint16_t)dp->n_workers;
 		dw->lcore = lcore;
-		dw->port = dp->port;
-		dw->queue = 0;
 		wp.id = dw->id;
 		wp.record_ctx = dw;
+		wp.packet_ctx = dw;
 		dw->w = worker_create(&wp);
 		if (dw->w == NULL) {
 			snprintf(err, err_len, "worker %u: %s", dw->id, strerror(errno));
@@ -262,6 +343,7 @@ datapath_create(const struct datapath_params *params, char *err, size_t err_len)
 {
 	struct datapath *dp;
 	struct timeval tv;
+	uint32_t i;
 
 	dp = rte_zmalloc("datapath", sizeof(*dp), RTE_CACHE_LINE_SIZE);
 	if (dp == NULL) {
@@ -275,11 +357,12 @@ datapath_create(const struct datapath_params *params, char *err, size_t err_len)
 	dp->epoch_us = (uint64_t)tv.tv_sec * 1000000 + (uint64_t)tv.tv_usec -
 		       rte_get_timer_cycles() * 1000000ULL / rte_get_timer_hz();
 
-	if (dp->cfg.n_ports != 1) {
-		snprintf(err, err_len, "%s: exactly one port is supported for now (found %u)",
-			 dp->cfg.path, dp->cfg.n_ports);
+	if (dp->cfg.n_ports == 0 || dp->cfg.n_ports > MAX_PORTS) {
+		snprintf(err, err_len, "%s: 1 to %d ports are needed (found %u)", dp->cfg.path,
+			 MAX_PORTS, dp->cfg.n_ports);
 		goto fail;
 	}
+	dp->max_frame = dp->cfg.mtu + ETH_HDR_LEN + VLAN_TAG_LEN;
 	dp->pkt_pool = rte_pktmbuf_pool_create("pkts", dp->cfg.mbufs, 256, 0,
 					       RTE_MBUF_DEFAULT_BUF_SIZE, (int)rte_socket_id());
 	dp->rec_pool = rte_mempool_create("records", RECORD_POOL_SIZE, sizeof(struct flow_record),
@@ -290,9 +373,11 @@ datapath_create(const struct datapath_params *params, char *err, size_t err_len)
 			 dp->cfg.mbufs, rte_strerror(rte_errno));
 		goto fail;
 	}
-	if (port_open(dp->cfg.ports[0].vdev, 1, dp->pkt_pool, &dp->port, err, err_len) != 0)
-		goto fail;
-	dp->port_open = true;
+	for (i = 0; i < dp->cfg.n_ports; i++) {
+		if (port_open(dp->cfg.ports[i].vdev, 1, dp->pkt_pool, &dp->ports[i], err, err_len) != 0)
+			goto fail;
+		dp->n_ports++;
+	}
 	dp->ts_offset = rte_mbuf_dynfield_lookup(RTE_MBUF_DYNFIELD_TIMESTAMP_NAME, NULL);
 	if (dp->ts_offset >= 0) {
 		int bit = rte_mbuf_dynflag_lookup(RTE_MBUF_DYNFLAG_RX_TIMESTAMP_NAME, NULL);
@@ -375,8 +460,8 @@ datapath_destroy(struct datapath *dp)
 		rte_eal_mp_wait_lcore();
 		drain_records(dp);
 	}
-	if (dp->port_open)
-		port_close(dp->port);
+	for (i = 0; i < dp->n_ports; i++)
+		port_close(dp->ports[i]);
 	for (i = 0; i < dp->n_workers; i++) {
 		worker_destroy(dp->workers[i].w);
 		rte_ring_free(dp->workers[i].records);
@@ -405,6 +490,8 @@ datapath_get_stats(const struct datapath *dp, struct datapath_stats *st)
 		st->tx_packets += dw->tx;
 		st->dropped += dw->dropped;
 		st->tx_failed += dw->tx_failed;
+		st->oversize += dw->oversize;
+		st->tag_failed += dw->tag_failed;
 		st->records_dropped += dw->records_dropped;
 		worker_get_stats(dw->w, &ws);
 		/* Every 64-bit counter adds up; the two gauges at the end are summed separately. */
@@ -413,11 +500,13 @@ datapath_get_stats(const struct datapath *dp, struct datapath_stats *st)
 		st->w.flows_active += ws.flows_active;
 		st->w.dpi_states_in_use += ws.dpi_states_in_use;
 	}
-	if (dp->port_open && rte_eth_stats_get(dp->port, &ps) == 0) {
-		st->port_ipackets = ps.ipackets;
-		st->port_opackets = ps.opackets;
-		st->port_ierrors = ps.ierrors;
-		st->port_rx_nombuf = ps.rx_nombuf;
+	for (i = 0; i < dp->n_ports; i++) {
+		if (rte_eth_stats_get(dp->ports[i], &ps) != 0)
+			continue;
+		st->port_ipackets += ps.ipackets;
+		st->port_opackets += ps.opackets;
+		st->port_ierrors += ps.ierrors;
+		st->port_rx_nombuf += ps.rx_nombuf;
 	}
 }
 

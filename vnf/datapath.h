@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "policy.h"
 #include "flow_record.h"
 #include "worker.h"
 
@@ -30,6 +31,7 @@ struct datapath_params {
 	bool lossless_records;
 	datapath_record_cb on_record;
 	void *record_ctx;
+	const struct policy *policy; /* compiled by the caller; NULL = pass everything */
 };
 
 struct datapath_stats {
@@ -37,6 +39,8 @@ struct datapath_stats {
 	uint64_t tx_packets;
 	uint64_t dropped; /* by decision (policy, malformed) */
 	uint64_t tx_failed; /* the port would not take them */
+	uint64_t oversize; /* tagged frames beyond the MTU (dropped or sent untagged) */
+	uint64_t tag_failed; /* frames that could not carry their chain's tag (sent untagged) */
 	uint64_t records_dropped; /* record ring full (live mode only) */
 	uint64_t port_ipackets, port_opackets, port_ierrors, port_rx_nombuf;
 	struct worker_stats w; /* summed over workers */

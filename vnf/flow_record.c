@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "policy.h"
+
 const char *
 flow_record_l4_name(uint8_t proto, char *buf, size_t len)
 {
@@ -143,6 +145,9 @@ flow_record_to_json(const struct flow_record *r, const struct dpi *names, char *
 	jstring(&b, dpi_category_name(names, r->verdict.category));
 	jprintf(&b, ",\"label\":");
 	jstring(&b, dpi_label(names, &r->verdict, label, sizeof(label)));
+	/* The ids NSH carries (C1 = master << 16 | app, C2 = category). */
+	jprintf(&b, ",\"master_protocol_id\":%u,\"app_protocol_id\":%u,\"category_id\":%u",
+		r->verdict.master_proto, r->verdict.app_proto, r->verdict.category);
 	jprintf(&b, ",\"dpi\":\"%s\",\"host\":", dpi_state_name(r->dpi_state));
 	if (r->meta.host[0] != '\0')
 		jstring(&b, r->meta.host);
@@ -168,7 +173,13 @@ flow_record_to_json(const struct flow_record *r, const struct dpi *names, char *
 		r->packets, (unsigned long long)r->bytes, (unsigned long long)r->first_ms,
 		(unsigned long long)r->last_ms);
 	jprintf(&b, ",\"end\":\"%s\"", flow_end_reason_name((enum flow_end_reason)r->end_reason));
-	/* Policy comes with issue #3; until then every flow is passed untagged. */
-	jprintf(&b, ",\"chain\":null,\"action\":\"pass\"}");
+	jprintf(&b, ",\"chain\":");
+	if (r->action == POLICY_CHAIN)
+		jstring(&b, r->chain);
+	else
+		jprintf(&b, "null");
+	jprintf(&b, ",\"action\":\"%s\",\"verdict_packet\":%u,\"policy_version\":%u}",
+		r->action == POLICY_CHAIN ? "chain" : r->action == POLICY_DROP ? "drop" : "pass",
+		r->verdict_packet, r->policy_version);
 	return b.overflow ? -ENOSPC : (int)b.used;
 }

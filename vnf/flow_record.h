@@ -34,6 +34,11 @@ struct flow_record {
 	uint64_t last_ms;
 	struct dpi_verdict verdict;
 	struct dpi_meta meta;
+	/* The policy's decision: action, chain name ("" unless action is chain). */
+	uint8_t action; /* enum policy_action */
+	char chain[32];
+	uint32_t verdict_packet; /* the flow's packet that brought the decision (1-based) */
+	uint32_t policy_version;
 };
 
 /* "tcp", "udp", "icmp", "icmpv6", "sctp", ... or the decimal protocol number. */

@@ -50,6 +50,8 @@ enum flow_end_reason {
 #define FLOW_F_FIN_HI 0x04
 #define FLOW_F_RST 0x08
 #define FLOW_F_DPI_DONE 0x10 /* nDPI gave its final verdict (or gave up) */
+#define FLOW_F_DECIDED 0x20 /* the policy decided: action and chain are final */
+#define FLOW_F_HOLD_OVERFLOW 0x40 /* its hold queue filled before the verdict */
 
 #define FLOW_NO_SLOT UINT32_MAX
 
@@ -73,6 +75,8 @@ struct flow_entry {
 	uint16_t category;
 	uint8_t tclass;
 	uint8_t flags;
+	uint8_t action; /* enum policy_action, once FLOW_F_DECIDED */
+	uint8_t chain; /* the chain's index in the policy, for POLICY_CHAIN */
 };
 
 typedef void (*flow_end_cb)(void *ctx, struct flow_entry *e, enum flow_end_reason reason);

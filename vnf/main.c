@@ -19,6 +19,8 @@
 
 #include "capture.h"
 #include "config.h"
+#include "dpi.h"
+#include "policy.h"
 #include "datapath.h"
 #include "eal.h"
 #include "flow_record.h"
@@ -90,6 +92,26 @@ load_config(struct config *cfg, const char *path)
 	return 0;
 }
 
+/* Compile the configured policy against nDPI's names; NULL with the message printed. */
+static struct policy *
+compile_policy(const struct config *cfg)
+{
+	struct dpi_params dp = {.max_states = 1};
+	struct dpi *names = dpi_create(&dp);
+	char err[CONFIG_ERR_MAX];
+	struct policy *p;
+
+	if (names == NULL) {
+		fprintf(stderr, "flowtag: cannot start nDPI: %s\n", strerror(errno));
+		return NULL;
+	}
+	p = policy_compile(config_policy(cfg), names, cfg->path, err, sizeof(err));
+	if (p == NULL)
+		fprintf(stderr, "%s\n", err);
+	dpi_destroy(names);
+	return p;
+}
+
 static void
 print_summary(const struct datapath *dp, const struct record_sink *sink)
 {
@@ -117,6 +139,11 @@ print_summary(const struct datapath *dp, const struct record_sink *sink)
 			fprintf(stderr, " [%s %llu]", parse_result_name((enum parse_result)r),
 				(unsigned long long)st.w.parse[r]);
 	fprintf(stderr, "\n");
+	fprintf(stderr, "flowtag: out: %llu tagged, %llu untagged, %llu dropped by policy, %llu held "
+			"until the verdict, %llu oversize, %llu could not be tagged\n",
+		(unsigned long long)st.w.out_tagged, (unsigned long long)st.w.out_pass,
+		(unsigned long long)st.w.out_dropped_policy, (unsigned long long)st.w.held,
+		(unsigned long long)st.oversize, (unsigned long long)st.tag_failed);
 	if (sink->failed != 0 || st.records_dropped != 0)
 		fprintf(stderr, "flowtag: %llu flow records lost (%llu ring full, %llu write errors)\n",
 			(unsigned long long)(sink->failed + st.records_dropped),
@@ -127,16 +154,20 @@ print_summary(const struct datapath *dp, const struct record_sink *sink)
 static int
 drive(struct config *cfg, uint64_t rx_target, const char *records_path, const char *prog)
 {
+	struct policy *policy = compile_policy(cfg);
 	struct datapath_params dpp = {0};
 	struct record_sink sink = {0};
 	struct datapath *dp;
 	char err[512];
 	int rc = 0;
 
+	if (policy == NULL)
+		return EXIT_USAGE;
 	if (records_path != NULL && records_path[0] != '\0') {
 		sink.f = fopen(records_path, rx_target > 0 ? "w" : "a");
 		if (sink.f == NULL) {
 			fprintf(stderr, "flowtag: %s: %s\n", records_path, strerror(errno));
+			policy_destroy(policy);
 			return 1;
 		}
 	}
@@ -144,6 +175,7 @@ drive(struct config *cfg, uint64_t rx_target, const char *records_path, const ch
 		fprintf(stderr, "flowtag: %s\n", err);
 		if (sink.f != NULL)
 			fclose(sink.f);
+		policy_destroy(policy);
 		return 1;
 	}
 	dpp.cfg = cfg;
@@ -151,6 +183,7 @@ drive(struct config *cfg, uint64_t rx_target, const char *records_path, const ch
 	dpp.lossless_records = rx_target > 0;
 	dpp.on_record = write_record;
 	dpp.record_ctx = &sink;
+	dpp.policy = policy;
 	dp = datapath_create(&dpp, err, sizeof(err));
 	if (dp == NULL) {
 		fprintf(stderr, "flowtag: %s\n", err);
@@ -177,6 +210,7 @@ out:
 	running_dp = NULL;
 	datapath_destroy(dp);
 	eal_stop();
+	policy_destroy(policy);
 	if (sink.f != NULL && fclose(sink.f) != 0) {
 		fprintf(stderr, "flowtag: %s: %s\n", records_path, strerror(errno));
 		rc = 1;
@@ -187,6 +221,7 @@ out:
 static int
 cmd_check(int argc, char **argv)
 {
+	struct policy *policy;
 	struct config cfg;
 	const char *path = NULL;
 	int c;
@@ -205,8 +240,18 @@ cmd_check(int argc, char **argv)
 	}
 	if (load_config(&cfg, path) != 0)
 		return EXIT_USAGE;
-	printf("%s: ok (%u port%s, flow table %u per worker, %u under classification)\n", path,
-	       cfg.n_ports, cfg.n_ports == 1 ? "" : "s", cfg.flow_capacity, cfg.dpi_states);
+	policy = compile_policy(&cfg);
+	if (policy == NULL) {
+		config_release(&cfg);
+		return EXIT_USAGE;
+	}
+	printf("%s: ok (%u port%s, flow table %u per worker, %u under classification; %u chain%s, "
+	       "%u rule%s, policy version %u)\n",
+	       path, cfg.n_ports, cfg.n_ports == 1 ? "" : "s", cfg.flow_capacity, cfg.dpi_states,
+	       policy_chain_count(policy), policy_chain_count(policy) == 1 ? "" : "s",
+	       policy_rule_count(policy), policy_rule_count(policy) == 1 ? "" : "s",
+	       policy_version(policy));
+	policy_destroy(policy);
 	config_release(&cfg);
 	return 0;
 }

@@ -12,6 +12,7 @@
 #define ETHERTYPE_QINQ_OLD 0x9100 /* pre-standard S-tag, still seen in captures */
 #define ETHERTYPE_MPLS 0x8847
 #define ETHERTYPE_PPPOE 0x8864
+#define ETHERTYPE_NSH 0x894f /* RFC 8300 §9.1 */
 
 #define ETH_HLEN 14
 #define VLAN_HLEN 4
@@ -315,6 +316,8 @@ parse_ethernet(const uint8_t *frame, uint32_t len, struct parse_info *info)
 		if ((frame[off] >> 4) == 4 || (frame[off] >> 4) == 6)
 			return parse_ip(frame, len, off, frame[off] >> 4, 0, info);
 		return PARSE_NON_IP;
+	case ETHERTYPE_NSH:
+		return PARSE_NSH;
 	case ETHERTYPE_PPPOE:
 		if (off + PPPOE_HLEN > len)
 			return PARSE_NON_IP;

@@ -19,6 +19,7 @@
 	X(OK, "ok")                                                                              \
 	X(NON_IP, "not IPv4/IPv6 (ARP, LLDP, ...)")                                              \
 	X(FRAGMENT, "IP fragment other than the first")                                          \
+	X(NSH, "NSH-encapsulated (back from a service chain)")                                   \
 	X(ETH_TRUNCATED, "frame shorter than an Ethernet header")                                \
 	X(VLAN_TRUNCATED, "802.1Q/802.1ad tag cut short")                                        \
 	X(VLAN_TOO_DEEP, "more than 2 VLAN tags")                                                \

@@ -3,10 +3,12 @@
 
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "dpi.h"
+#include "nsh.h"
 
 #define TCP_FIN 0x01
 #define TCP_SYN 0x02
@@ -16,14 +18,24 @@
 /* Flows ended per burst by the idle scan: bounds the time one burst can take. */
 #define EXPIRE_BUDGET 64
 
+/* Per-flow data the hot path does not touch, indexed like the table's entries. */
+struct flow_cold {
+	struct dpi_meta meta; /* nDPI's findings (host, JA3, risk), kept past the verdict */
+	uint32_t verdict_packet;
+};
+
 struct worker {
 	struct flow_table *flows;
 	struct dpi *dpi;
+	struct flow_cold *cold;
 	/*
-	 * nDPI's findings (host, JA3, risk) per flow entry, indexed like the table's entries.
-	 * Kept apart from the entry so the hot lookup path touches fewer cache lines.
+	 * Held packets (policy.unclassified: hold), `hold_max` per flow under classification.
+	 * Only such a flow holds packets, so the queue is indexed by its nDPI state slot.
 	 */
-	struct dpi_meta *meta;
+	struct worker_pkt *held;
+	uint8_t *held_n;
+	uint32_t hold_max;
+	const struct policy *policy;
 	uint64_t now_ms;
 	struct worker_params p;
 	struct worker_stats st;
@@ -47,6 +59,7 @@ worker_create(const struct worker_params *params)
 		return NULL;
 	memset(w, 0, sizeof(*w));
 	w->p = *params;
+	w->policy = params->policy;
 
 	ftp.capacity = params->flow_capacity;
 	memcpy(ftp.timeout_ms, params->timeout_ms, sizeof(ftp.timeout_ms));
@@ -55,8 +68,15 @@ worker_create(const struct worker_params *params)
 	w->flows = flow_table_create(&ftp);
 	dp.max_states = params->dpi_states;
 	w->dpi = dpi_create(&dp);
-	w->meta = calloc(params->flow_capacity, sizeof(*w->meta));
-	if (w->flows == NULL || w->dpi == NULL || w->meta == NULL) {
+	w->cold = calloc(params->flow_capacity, sizeof(*w->cold));
+	if (w->policy != NULL && policy_unclassified_mode(w->policy) == POLICY_UNCLASSIFIED_HOLD) {
+		w->hold_max = policy_hold_packets(w->policy);
+		w->held = calloc((size_t)params->dpi_states * w->hold_max, sizeof(*w->held));
+		w->held_n = calloc(params->dpi_states, 1);
+		if (w->held == NULL || w->held_n == NULL)
+			w->hold_max = UINT32_MAX; /* marks the failure below */
+	}
+	if (w->flows == NULL || w->dpi == NULL || w->cold == NULL || w->hold_max == UINT32_MAX) {
 		int err = errno != 0 ? errno : ENOMEM;
 
 		worker_destroy(w);
@@ -73,7 +93,9 @@ worker_destroy(struct worker *w)
 		return;
 	flow_table_destroy(w->flows);
 	dpi_destroy(w->dpi);
-	free(w->meta);
+	free(w->cold);
+	free(w->held);
+	free(w->held_n);
 	free(w);
 }
 
@@ -103,17 +125,132 @@ class_for(uint8_t l4)
 	return FLOW_TC_OTHER;
 }
 
-/* Verdict final: keep what nDPI found, give its state back. */
+/* ---- output ---- */
+
 static void
-finish_dpi(struct worker *w, struct flow_entry *e, const struct dpi_verdict *v, bool detected)
+emit_plain(struct worker *w, const struct worker_pkt *pkt, enum worker_action action)
+{
+	struct worker_out out = {.opaque = pkt->opaque, .port = pkt->port, .action = (uint8_t)action};
+
+	if (action == WORKER_ACTION_PASS)
+		w->st.out_pass++;
+	else if (action == WORKER_ACTION_DROP)
+		w->st.out_dropped_policy++;
+	else if (action == WORKER_ACTION_DECAP)
+		w->st.out_decap++;
+	w->p.on_packet(w->p.packet_ctx, &out);
+}
+
+/* A flow's packet with a decision (final, or the unclassified one). */
+static void
+emit_decided(struct worker *w, const struct flow_entry *e, const struct worker_pkt *pkt,
+	     const struct policy_decision *d)
+{
+	const struct policy_chain *chain;
+	struct worker_out out;
+
+	if (d->action == POLICY_DROP) {
+		emit_plain(w, pkt, WORKER_ACTION_DROP);
+		return;
+	}
+	if (d->action == POLICY_PASS || (chain = policy_chain_at(w->policy, d->chain)) == NULL) {
+		emit_plain(w, pkt, WORKER_ACTION_PASS);
+		return;
+	}
+	memset(&out, 0, sizeof(out));
+	out.opaque = pkt->opaque;
+	out.port = pkt->port;
+	out.action = WORKER_ACTION_TAG;
+	out.chain = d->chain;
+	out.tag = &chain->tag;
+	out.meta.master_proto = e->master_proto;
+	out.meta.app_proto = e->app_proto;
+	out.meta.category = e->category;
+	out.meta.si = NSH_SI_CLASSIFIER;
+	out.meta.flow_id = e->flow_id;
+	out.meta.policy_version = policy_version(w->policy);
+	out.meta.host = w->cold[flow_table_index(w->flows, e)].meta.host;
+	w->st.out_tagged++;
+	w->st.chain_packets[d->chain]++;
+	w->p.on_packet(w->p.packet_ctx, &out);
+}
+
+static struct policy_decision
+flow_decision(const struct flow_entry *e)
+{
+	struct policy_decision d = {.action = e->action, .chain = e->chain};
+
+	return d;
+}
+
+/* Send a flow's held packets, oldest first, with decision d. */
+static void
+release_held(struct worker *w, struct flow_entry *e, const struct policy_decision *d)
+{
+	struct worker_pkt *q;
+	uint8_t i, n;
+
+	if (w->held == NULL || e->dpi_slot == FLOW_NO_SLOT || w->held_n[e->dpi_slot] == 0)
+		return;
+	q = &w->held[(size_t)e->dpi_slot * w->hold_max];
+	n = w->held_n[e->dpi_slot];
+	w->held_n[e->dpi_slot] = 0;
+	for (i = 0; i < n; i++)
+		emit_decided(w, e, &q[i], d);
+}
+
+/* ---- classification and decision ---- */
+
+/*
+ * The policy decides a flow whose classification is final; held packets go out with it.
+ * `by_packet`: a packet of the flow brought the verdict (it leaves after the held ones);
+ * otherwise the flow is ending and only held packets, if any, carry the decision.
+ */
+static void
+decide(struct worker *w, struct flow_entry *e, bool by_packet)
+{
+	struct flow_cold *cold = &w->cold[flow_table_index(w->flows, e)];
+	struct policy_decision d = {.action = POLICY_PASS, .chain = POLICY_NO_CHAIN};
+
+	if (w->policy != NULL) {
+		struct policy_flow pf = {
+			.key = &e->key,
+			.initiator_hi = (e->flags & FLOW_F_INITIATOR_HI) != 0,
+			.master_proto = e->master_proto,
+			.app_proto = e->app_proto,
+			.category = e->category,
+			.host = cold->meta.host,
+			.risk = cold->meta.risk,
+		};
+
+		d = policy_decide(w->policy, &pf);
+	}
+	uint32_t held = w->held != NULL && e->dpi_slot != FLOW_NO_SLOT ? w->held_n[e->dpi_slot] : 0;
+
+	e->action = d.action;
+	e->chain = d.chain;
+	e->flags |= FLOW_F_DECIDED;
+	/* The first packet to carry the decision; packets + 1 when none does. */
+	cold->verdict_packet = e->packets - held + (by_packet ? 0 : 1);
+	w->st.flows_by_action[d.action]++;
+	if (d.action == POLICY_CHAIN)
+		w->st.chain_flows[d.chain]++;
+	release_held(w, e, &d);
+}
+
+/* Verdict final: keep what nDPI found, decide, give the nDPI state back. */
+static void
+finish_dpi(struct worker *w, struct flow_entry *e, const struct dpi_verdict *v, bool detected,
+	   bool by_packet)
 {
 	e->master_proto = v->master_proto;
 	e->app_proto = v->app_proto;
 	e->category = v->category;
-	dpi_collect_meta(w->dpi, e->dpi_slot, &w->meta[flow_table_index(w->flows, e)]);
+	dpi_collect_meta(w->dpi, e->dpi_slot, &w->cold[flow_table_index(w->flows, e)].meta);
+	e->flags |= FLOW_F_DPI_DONE;
+	decide(w, e, by_packet); /* while the slot (and its held packets) still belong to the flow */
 	dpi_state_free(w->dpi, e->dpi_slot);
 	e->dpi_slot = FLOW_NO_SLOT;
-	e->flags |= FLOW_F_DPI_DONE;
 	if (detected)
 		w->st.flows_detected++;
 	else
@@ -124,8 +261,8 @@ static void
 on_flow_end(void *ctx, struct flow_entry *e, enum flow_end_reason reason)
 {
 	struct worker *w = ctx;
+	struct flow_cold *cold = &w->cold[flow_table_index(w->flows, e)];
 	struct flow_record rec;
-	uint32_t idx = flow_table_index(w->flows, e);
 
 	memset(&rec, 0, sizeof(rec));
 	rec.dpi_state = FLOW_DPI_DETECTED;
@@ -134,7 +271,7 @@ on_flow_end(void *ctx, struct flow_entry *e, enum flow_end_reason reason)
 		struct dpi_verdict v;
 
 		dpi_giveup(w->dpi, e->dpi_slot, &v);
-		finish_dpi(w, e, &v, false);
+		finish_dpi(w, e, &v, false, false);
 		rec.dpi_state = FLOW_DPI_GAVE_UP;
 	} else if (!(e->flags & FLOW_F_DPI_DONE)) {
 		rec.dpi_state = FLOW_DPI_NO_STATE;
@@ -154,7 +291,12 @@ on_flow_end(void *ctx, struct flow_entry *e, enum flow_end_reason reason)
 	rec.verdict.app_proto = e->app_proto;
 	rec.verdict.category = e->category;
 	if (e->flags & FLOW_F_DPI_DONE)
-		rec.meta = w->meta[idx];
+		rec.meta = cold->meta;
+	rec.action = e->action;
+	if (e->action == POLICY_CHAIN && w->policy != NULL)
+		snprintf(rec.chain, sizeof(rec.chain), "%s", policy_chain_at(w->policy, e->chain)->name);
+	rec.verdict_packet = cold->verdict_packet;
+	rec.policy_version = w->policy != NULL ? policy_version(w->policy) : 0;
 	w->st.flows_ended[reason]++;
 	if (w->p.on_record != NULL)
 		w->p.on_record(w->p.record_ctx, &rec);
@@ -195,15 +337,44 @@ flow_for_packet(struct worker *w, const struct parse_info *pi, bool *from_hi)
 	e = flow_table_insert(w->flows, &key, hash, w->now_ms, class_for(pi->l4_proto));
 	if (*from_hi)
 		e->flags |= FLOW_F_INITIATOR_HI;
-	memset(&w->meta[flow_table_index(w->flows, e)], 0, sizeof(struct dpi_meta));
+	memset(&w->cold[flow_table_index(w->flows, e)], 0, sizeof(struct flow_cold));
 	e->dpi_slot = dpi_state_alloc(w->dpi);
-	if (e->dpi_slot == DPI_NO_SLOT)
-		w->st.dpi_no_state++;
 	w->st.flows_created++;
+	if (e->dpi_slot == DPI_NO_SLOT) {
+		/* Not inspected: decided on its first packet, on addresses and ports alone. */
+		w->st.dpi_no_state++;
+	} else if (w->held != NULL) {
+		w->held_n[e->dpi_slot] = 0;
+	}
 	return e;
 }
 
-static enum worker_action
+/* A packet of a flow still under classification. */
+static void
+before_verdict(struct worker *w, struct flow_entry *e, const struct worker_pkt *pkt)
+{
+	struct policy_decision d = {.action = POLICY_PASS, .chain = POLICY_NO_CHAIN};
+
+	if (w->policy != NULL)
+		d = policy_unclassified_decision(w->policy);
+	if (w->held != NULL && !(e->flags & FLOW_F_HOLD_OVERFLOW)) {
+		uint8_t *n = &w->held_n[e->dpi_slot];
+
+		if (*n < w->hold_max) {
+			w->held[(size_t)e->dpi_slot * w->hold_max + *n] = *pkt;
+			(*n)++;
+			w->st.held++;
+			return;
+		}
+		/* Queue full before the verdict: out with the default action, in order. */
+		e->flags |= FLOW_F_HOLD_OVERFLOW;
+		w->st.hold_overflow++;
+		release_held(w, e, &d);
+	}
+	emit_decided(w, e, pkt, &d);
+}
+
+static void
 process_one(struct worker *w, const struct worker_pkt *pkt)
 {
 	struct parse_info pi;
@@ -214,14 +385,30 @@ process_one(struct worker *w, const struct worker_pkt *pkt)
 
 	w->st.packets++;
 	w->st.bytes += pkt->wire_len;
+	if (pkt->flags & WORKER_PKT_RETURN) {
+		/* Back from a chain: never classified again. */
+		w->st.return_port++;
+		r = parse_ethernet(pkt->data, pkt->len, &pi);
+		emit_plain(w, pkt,
+			   r == PARSE_NSH && w->policy != NULL &&
+					   policy_nsh_in(w->policy) == POLICY_NSH_DECAP
+				   ? WORKER_ACTION_DECAP
+				   : WORKER_ACTION_PASS);
+		return;
+	}
 	r = parse_ethernet(pkt->data, pkt->len, &pi);
 	w->st.parse[r]++;
 	if (r != PARSE_OK) {
 		if (parse_is_malformed(r) && w->p.malformed == WORKER_MALFORMED_DROP) {
 			w->st.dropped_malformed++;
-			return WORKER_ACTION_DROP;
+			emit_plain(w, pkt, WORKER_ACTION_DROP);
+		} else if (r == PARSE_NSH && w->policy != NULL &&
+			   policy_nsh_in(w->policy) == POLICY_NSH_DECAP) {
+			emit_plain(w, pkt, WORKER_ACTION_DECAP);
+		} else {
+			emit_plain(w, pkt, WORKER_ACTION_PASS);
 		}
-		return WORKER_ACTION_PASS;
+		return;
 	}
 
 	e = flow_for_packet(w, &pi, &from_hi);
@@ -237,18 +424,25 @@ process_one(struct worker *w, const struct worker_pkt *pkt)
 		w->st.dpi_packets++;
 		step = dpi_process(w->dpi, e->dpi_slot, pkt->data + pi.l3_off, pi.l3_len, w->now_ms,
 				   e->packets, budget_for(w, pi.l4_proto), &v);
-		/* The best answer so far already steers the flow; it is final at DPI_DONE. */
 		e->master_proto = v.master_proto;
 		e->app_proto = v.app_proto;
 		e->category = v.category;
 		if (step == DPI_DONE)
-			finish_dpi(w, e, &v, v.app_proto != 0);
+			finish_dpi(w, e, &v, v.app_proto != 0, true);
+	} else if (!(e->flags & FLOW_F_DECIDED)) {
+		decide(w, e, true);
 	}
-	return WORKER_ACTION_PASS;
+	if (e->flags & FLOW_F_DECIDED) {
+		struct policy_decision d = flow_decision(e);
+
+		emit_decided(w, e, pkt, &d);
+	} else {
+		before_verdict(w, e, pkt);
+	}
 }
 
 void
-worker_process(struct worker *w, const struct worker_pkt *pkts, uint16_t n, uint8_t *actions)
+worker_process(struct worker *w, const struct worker_pkt *pkts, uint16_t n)
 {
 	uint16_t i;
 
@@ -258,7 +452,7 @@ worker_process(struct worker *w, const struct worker_pkt *pkts, uint16_t n, uint
 		/* Capture clocks can step back (merged files); flow time never does. */
 		if (t > w->now_ms)
 			w->now_ms = t;
-		actions[i] = (uint8_t)process_one(w, &pkts[i]);
+		process_one(w, &pkts[i]);
 	}
 	flow_table_expire(w->flows, w->now_ms, EXPIRE_BUDGET);
 }
@@ -291,12 +485,12 @@ worker_get_stats(const struct worker *w, struct worker_stats *stats)
 size_t
 worker_bytes_per_classified_flow(const struct worker *w)
 {
-	return flow_table_bytes_per_flow(w->flows) + sizeof(struct dpi_meta);
+	return flow_table_bytes_per_flow(w->flows) + sizeof(struct flow_cold);
 }
 
 size_t
 worker_bytes_per_classifying_flow(const struct worker *w)
 {
-	(void)w;
-	return dpi_state_size();
+	return dpi_state_size() + (size_t)w->hold_max * sizeof(struct worker_pkt) +
+	       (w->held_n != NULL ? 1 : 0);
 }

@@ -1,12 +1,17 @@
 /* SPDX-License-Identifier: LGPL-3.0-or-later */
 /*
- * One classification worker: parse -> flow lookup -> nDPI until the verdict -> action.
+ * One classification worker: parse -> flow lookup -> nDPI until the verdict -> policy
+ * decision -> each packet's fate (pass, drop, tag for a chain, hold until the verdict).
  *
- * It owns its flow table, nDPI module and counters; nothing in it is shared, so it needs no
- * locks. It sees packets as plain byte ranges (struct worker_pkt), which keeps it free of EAL:
- * the data path (datapath.c) feeds it mbufs, unit tests feed it buffers. Only the owning thread
- * may call these functions; others read its counters through worker_get_stats(), which reads
- * plain 64-bit counters (torn reads impossible on 64-bit targets, staleness acceptable).
+ * It owns its flow table, nDPI module, held packets and counters; nothing in it is shared, so
+ * it needs no locks. It sees packets as plain byte ranges with an opaque handle (struct
+ * worker_pkt), which keeps it free of EAL: the data path feeds it mbufs, tests feed it
+ * buffers. Every packet handed in comes back exactly once through on_packet, in order per
+ * flow: a held packet comes back when its flow's verdict arrives (before the packet that
+ * brought it), or when the flow ends.
+ *
+ * Only the owning thread may call these functions; others read its counters through
+ * worker_get_stats() (plain 64-bit counters: never torn on 64-bit targets, maybe stale).
  */
 #ifndef FLOWTAG_WORKER_H
 #define FLOWTAG_WORKER_H
@@ -16,6 +21,8 @@
 #include "flow_record.h"
 #include "flow_table.h"
 #include "parse.h"
+#include "policy.h"
+#include "tag.h"
 
 struct dpi;
 
@@ -25,10 +32,36 @@ enum worker_malformed_policy {
 };
 
 enum worker_action {
-	WORKER_ACTION_PASS,
+	WORKER_ACTION_PASS, /* forward unchanged */
 	WORKER_ACTION_DROP,
+	WORKER_ACTION_TAG, /* tag for out->tag, then forward */
+	WORKER_ACTION_DECAP, /* remove the NSH encapsulation, then forward */
 };
 
+/* worker_pkt.flags */
+#define WORKER_PKT_RETURN 0x01 /* arrived on a return port: back from a chain, never classified */
+
+struct worker_pkt {
+	const uint8_t *data; /* Ethernet frame */
+	uint32_t len; /* bytes present */
+	uint32_t wire_len; /* frame length on the wire (counted in flow bytes) */
+	uint64_t time_us; /* arrival (capture) time */
+	void *opaque; /* the caller's handle (an mbuf), returned in worker_out */
+	uint16_t port; /* the port it arrived on, returned in worker_out */
+	uint8_t flags;
+};
+
+/* A packet's fate. `meta.host` points into the worker: valid during the callback only. */
+struct worker_out {
+	void *opaque;
+	uint16_t port;
+	uint8_t action; /* enum worker_action */
+	uint8_t chain; /* WORKER_ACTION_TAG: the chain's index in the policy */
+	const struct tag_spec *tag; /* WORKER_ACTION_TAG */
+	struct tag_meta meta; /* WORKER_ACTION_TAG */
+};
+
+typedef void (*worker_packet_cb)(void *ctx, const struct worker_out *out);
 /* A finished flow leaves the worker through this callback (for the data path: onto a ring). */
 typedef void (*worker_record_cb)(void *ctx, const struct flow_record *rec);
 
@@ -41,15 +74,11 @@ struct worker_params {
 	uint32_t budget_udp;
 	uint32_t budget_other;
 	enum worker_malformed_policy malformed;
+	const struct policy *policy; /* NULL: pass everything untagged */
+	worker_packet_cb on_packet; /* required for worker_process */
+	void *packet_ctx;
 	worker_record_cb on_record;
 	void *record_ctx;
-};
-
-struct worker_pkt {
-	const uint8_t *data; /* Ethernet frame */
-	uint32_t len; /* bytes present */
-	uint32_t wire_len; /* frame length on the wire (counted in flow bytes) */
-	uint64_t time_us; /* arrival (capture) time */
 };
 
 struct worker_stats {
@@ -63,6 +92,16 @@ struct worker_stats {
 	uint64_t flows_gave_up;
 	uint64_t flows_created;
 	uint64_t flows_ended[FLOW_END_REASON_COUNT];
+	uint64_t out_pass; /* packets forwarded untagged */
+	uint64_t out_tagged;
+	uint64_t out_dropped_policy;
+	uint64_t out_decap;
+	uint64_t return_port; /* packets from return ports */
+	uint64_t held; /* packets queued until their flow's verdict */
+	uint64_t hold_overflow; /* flows whose queue filled before the verdict */
+	uint64_t flows_by_action[3]; /* decided flows per enum policy_action */
+	uint64_t chain_packets[POLICY_MAX_CHAINS];
+	uint64_t chain_flows[POLICY_MAX_CHAINS];
 	uint32_t flows_active;
 	uint32_t dpi_states_in_use;
 };
@@ -71,14 +110,13 @@ struct worker_stats {
 struct worker *worker_create(const struct worker_params *params);
 void worker_destroy(struct worker *w);
 
-/* Classify `n` packets; actions[i] says what to do with pkts[i]. */
-void worker_process(struct worker *w, const struct worker_pkt *pkts, uint16_t n,
-		    uint8_t *actions);
+/* Classify `n` packets; each comes back through on_packet (now or, if held, later). */
+void worker_process(struct worker *w, const struct worker_pkt *pkts, uint16_t n);
 
 /* Let time pass without packets (end idle flows); now_us on the packets' clock. */
 void worker_tick(struct worker *w, uint64_t now_us);
 
-/* End every flow now (end of input, shutdown): each produces its record. */
+/* End every flow now (end of input, shutdown): each produces its record, held packets leave. */
 void worker_flush(struct worker *w);
 
 void worker_get_stats(const struct worker *w, struct worker_stats *stats);

@@ -6,6 +6,8 @@
 #include <string.h>
 
 #include "config.h"
+#include "dpi.h"
+#include "policy.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -22,9 +24,22 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	text[size] = '\0';
 	config_defaults(&cfg);
 	err[0] = '\0';
-	if (config_load_string(&cfg, "fuzz.yaml", text, err, sizeof(err)) != 0 &&
-	    strncmp(err, "fuzz.yaml:", 10) != 0)
-		__builtin_trap(); /* an error must say where */
+	if (config_load_string(&cfg, "fuzz.yaml", text, err, sizeof(err)) != 0) {
+		if (strncmp(err, "fuzz.yaml:", 10) != 0)
+			__builtin_trap(); /* an error must say where */
+	} else {
+		/* A file that loads goes on to the policy compiler, as `flowtag check` does. */
+		static struct dpi *names;
+		struct dpi_params dp = {.max_states = 1};
+		struct policy *p;
+
+		if (names == NULL && (names = dpi_create(&dp)) == NULL)
+			abort();
+		p = policy_compile(config_policy(&cfg), names, "fuzz.yaml", err, sizeof(err));
+		if (p == NULL && strncmp(err, "fuzz.yaml:", 10) != 0)
+			__builtin_trap();
+		policy_destroy(p);
+	}
 	config_release(&cfg);
 	free(text);
 	return 0;

@@ -13,6 +13,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static struct worker *w;
 
+static void
+discard(void *ctx, const struct worker_out *out)
+{
+	(void)ctx;
+	(void)out;
+}
+
 static struct worker *
 get_worker(void)
 {
@@ -23,6 +30,7 @@ get_worker(void)
 		.budget_tcp = 80,
 		.budget_udp = 24,
 		.budget_other = 8,
+		.on_packet = discard,
 	};
 
 	if (w == NULL)
@@ -40,8 +48,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	while (size >= 2) {
 		size_t n = (size_t)(data[0] << 8 | data[1]);
-		struct worker_pkt pkt;
-		uint8_t action;
+		struct worker_pkt pkt = {0};
 
 		data += 2;
 		size -= 2;
@@ -52,7 +59,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		pkt.wire_len = (uint32_t)n;
 		pkt.time_us = t;
 		t += 1000;
-		worker_process(wk, &pkt, 1, &action);
+		worker_process(wk, &pkt, 1);
 		data += n;
 		size -= n;
 	}

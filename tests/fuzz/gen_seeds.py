@@ -68,3 +68,8 @@ write("worker", "http_both", struct.pack("!H", len(frames["http"])) + frames["ht
 with open(os.path.join(here, "../../config/flowtag.yaml"), "rb") as f:
     write("config", "flowtag.yaml", f.read())
 write("config", "flow_style.yaml", b"flows: {capacity: 1000, timeouts: {tcp: 5}}\nports: [{vdev: net_null0}]\n")
+for kind in range(4):
+    for name in ("dns", "http", "qinq", "ipv6_ext"):
+        write("tag", "%s_%d" % (name, kind), bytes([kind, 0x0a, 0x1e, 0xff]) + frames[name])
+with open(os.path.join(here, "../../config/examples/sfc-demo.yaml"), "rb") as f:
+    write("config", "sfc-demo.yaml", f.read())

@@ -11,6 +11,7 @@
 #include <cmocka.h>
 #include <netinet/in.h>
 
+#include "config.h"
 #include "dpi.h"
 #include "pktbuild.h"
 #include "worker.h"
@@ -32,6 +33,29 @@ collect(void *ctx, const struct flow_record *rec)
 	s->n++;
 }
 
+/* The last packet's fate, as the worker reported it, and a log of every fate in order. */
+static struct worker_out last_out;
+static int outs;
+#define LOG_MAX 64
+static struct {
+	uintptr_t id; /* the opaque handle: the packet's number */
+	uint8_t action;
+	uint8_t chain;
+} out_log[LOG_MAX];
+
+static void
+on_packet(void *ctx, const struct worker_out *out)
+{
+	(void)ctx;
+	last_out = *out;
+	if (outs < LOG_MAX) {
+		out_log[outs].id = (uintptr_t)out->opaque;
+		out_log[outs].action = out->action;
+		out_log[outs].chain = out->chain;
+	}
+	outs++;
+}
+
 static struct worker *
 make(struct sink *s, uint32_t capacity, uint32_t states, enum worker_malformed_policy mal)
 {
@@ -48,6 +72,7 @@ make(struct sink *s, uint32_t capacity, uint32_t states, enum worker_malformed_p
 		.malformed = mal,
 		.on_record = collect,
 		.record_ctx = s,
+		.on_packet = on_packet,
 	};
 	struct worker *w = worker_create(&p);
 
@@ -59,10 +84,11 @@ static uint8_t
 feed(struct worker *w, const struct pkt *p, uint64_t t_us)
 {
 	struct worker_pkt wp = {.data = p->b, .len = p->len, .wire_len = p->len, .time_us = t_us};
-	uint8_t action = 0xff;
+	int before = outs;
 
-	worker_process(w, &wp, 1, &action);
-	return action;
+	worker_process(w, &wp, 1);
+	assert_int_equal(outs, before + 1); /* no policy, no hold: every packet comes straight back */
+	return last_out.action;
 }
 
 static const char *
@@ -362,6 +388,259 @@ hostile_payloads_through_ndpi(void **state)
 	worker_destroy(w);
 }
 
+/* ---- with a policy ---- */
+
+static struct policy *
+policy_from(const char *yaml, struct dpi **names)
+{
+	struct dpi_params dp = {.max_states = 1};
+	char err[CONFIG_ERR_MAX];
+	struct config cfg;
+	struct policy *p;
+
+	*names = dpi_create(&dp);
+	config_defaults(&cfg);
+	if (config_load_string(&cfg, "w.yaml", yaml, err, sizeof(err)) != 0)
+		fail_msg("%s", err);
+	p = policy_compile(config_policy(&cfg), *names, "w.yaml", err, sizeof(err));
+	if (p == NULL)
+		fail_msg("%s", err);
+	config_release(&cfg);
+	return p;
+}
+
+static struct worker *
+make_with(struct sink *s, const struct policy *p)
+{
+	struct worker_params wp = {
+		.flow_capacity = 64,
+		.dpi_states = 16,
+		.timeout_ms = {300000, 10000, 120000, 60000},
+		.budget_tcp = 80,
+		.budget_udp = 24,
+		.budget_other = 8,
+		.policy = p,
+		.on_record = collect,
+		.record_ctx = s,
+		.on_packet = on_packet,
+	};
+	struct worker *w = worker_create(&wp);
+
+	assert_non_null(w);
+	outs = 0;
+	return w;
+}
+
+/* Feed packet number `id` (its opaque handle), expecting `n_out` fates to come out now. */
+static void
+feed_id(struct worker *w, const struct pkt *p, uintptr_t id, uint8_t flags, int n_out)
+{
+	struct worker_pkt wp = {.data = p->b, .len = p->len, .wire_len = p->len,
+				.time_us = 1000000 + id * 1000, .opaque = (void *)id, .flags = flags};
+	int before = outs;
+
+	worker_process(w, &wp, 1);
+	assert_int_equal(outs - before, n_out);
+}
+
+static const char *const http_policy =
+	"chains:\n"
+	"  - {name: web, tag: dscp, dscp: 18}\n"
+	"  - {name: other, tag: nsh, spi: 1}\n"
+	"rules:\n"
+	"  - {protocol: HTTP, chain: web}\n"
+	"policy:\n"
+	"  default: {chain: other}\n"
+	"  unclassified: hold\n"
+	"  hold_packets: %d\n";
+
+static void
+http_conversation(struct pkt *p, int i)
+{
+	switch (i) {
+	case 0:
+		tcp_packet(p, true, 0x02, NULL);
+		break;
+	case 1:
+		tcp_packet(p, false, 0x12, NULL);
+		break;
+	case 2:
+		tcp_packet(p, true, 0x10, NULL);
+		break;
+	case 3:
+		tcp_packet(p, true, 0x18, "GET / HTTP/1.1\r\nHost: h.example\r\n\r\n");
+		break;
+	default: /* nDPI's verdict on HTTP is final with the response */
+		tcp_packet(p, false, 0x18, "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n"
+					   "Content-Length: 0\r\n\r\n");
+		break;
+	}
+}
+
+static void
+hold_until_verdict(void **state)
+{
+	struct sink s = {0};
+	struct dpi *names;
+	char yaml[512];
+	struct policy *p;
+	struct worker *w;
+	struct pkt pk;
+	int i;
+
+	(void)state;
+	snprintf(yaml, sizeof(yaml), http_policy, 4);
+	p = policy_from(yaml, &names);
+	w = make_with(&s, p);
+	/* SYN, SYN-ACK, ACK, GET wait; the response brings the verdict and all five leave. */
+	for (i = 0; i < 4; i++) {
+		http_conversation(&pk, i);
+		feed_id(w, &pk, (uintptr_t)i + 1, 0, 0);
+	}
+	http_conversation(&pk, 4);
+	feed_id(w, &pk, 5, 0, 5);
+	for (i = 0; i < 5; i++) {
+		assert_int_equal(out_log[i].id, i + 1);
+		assert_int_equal(out_log[i].action, WORKER_ACTION_TAG);
+		assert_int_equal(out_log[i].chain, 0); /* web */
+	}
+	worker_flush(w);
+	assert_int_equal(s.n, 1);
+	assert_string_equal(s.recs[0].chain, "web");
+	assert_int_equal(s.recs[0].action, POLICY_CHAIN);
+	/* Held, packet 1 was the first to leave, and it left with the decision. */
+	assert_int_equal(s.recs[0].verdict_packet, 1);
+	worker_destroy(w);
+	policy_destroy(p);
+	dpi_destroy(names);
+}
+
+static void
+hold_overflow_goes_default(void **state)
+{
+	struct sink s = {0};
+	struct worker_stats st;
+	struct dpi *names;
+	char yaml[512];
+	struct policy *p;
+	struct worker *w;
+	struct pkt pk;
+
+	(void)state;
+	snprintf(yaml, sizeof(yaml), http_policy, 2);
+	p = policy_from(yaml, &names);
+	w = make_with(&s, p);
+	http_conversation(&pk, 0);
+	feed_id(w, &pk, 1, 0, 0);
+	http_conversation(&pk, 1);
+	feed_id(w, &pk, 2, 0, 0);
+	/* The third does not fit: all three leave on the default action, oldest first. */
+	http_conversation(&pk, 2);
+	feed_id(w, &pk, 3, 0, 3);
+	assert_int_equal(out_log[0].id, 1);
+	assert_int_equal(out_log[2].id, 3);
+	assert_int_equal(out_log[2].chain, 1); /* other */
+	/* Past the overflow, packets go out at once on the default action... */
+	http_conversation(&pk, 3);
+	feed_id(w, &pk, 4, 0, 1);
+	assert_int_equal(out_log[3].chain, 1); /* other */
+	/* ...until the verdict: from then on the flow's own chain applies. */
+	http_conversation(&pk, 4);
+	feed_id(w, &pk, 5, 0, 1);
+	assert_int_equal(out_log[4].chain, 0); /* web */
+	worker_get_stats(w, &st);
+	assert_int_equal(st.hold_overflow, 1);
+	assert_int_equal(st.held, 2);
+	worker_destroy(w);
+	policy_destroy(p);
+	dpi_destroy(names);
+}
+
+static void
+held_packets_leave_when_the_flow_ends(void **state)
+{
+	struct sink s = {0};
+	struct dpi *names;
+	char yaml[512];
+	struct policy *p;
+	struct worker *w;
+	struct pkt pk;
+
+	(void)state;
+	snprintf(yaml, sizeof(yaml), http_policy, 8);
+	p = policy_from(yaml, &names);
+	w = make_with(&s, p);
+	http_conversation(&pk, 0);
+	feed_id(w, &pk, 1, 0, 0);
+	worker_flush(w); /* no verdict ever came: nDPI's give-up decides, the packet leaves */
+	assert_int_equal(outs, 1);
+	assert_int_equal(out_log[0].id, 1);
+	assert_int_equal(out_log[0].chain, 0); /* web: nDPI's give-up guesses HTTP by port 80 */
+	assert_int_equal(s.n, 1);
+	worker_destroy(w);
+	policy_destroy(p);
+	dpi_destroy(names);
+}
+
+static void
+drop_after_verdict(void **state)
+{
+	struct sink s = {0};
+	struct dpi *names;
+	struct policy *p;
+	struct worker *w;
+	struct pkt pk;
+	int i;
+
+	(void)state;
+	p = policy_from("rules: [{protocol: HTTP, action: drop}]\n", &names);
+	w = make_with(&s, p);
+	for (i = 0; i < 6; i++) {
+		http_conversation(&pk, i);
+		feed_id(w, &pk, (uintptr_t)i + 1, 0, 1);
+	}
+	/* Untagged (default pass) until the response brings the verdict, dropped from then on. */
+	for (i = 0; i < 4; i++)
+		assert_int_equal(out_log[i].action, WORKER_ACTION_PASS);
+	assert_int_equal(out_log[4].action, WORKER_ACTION_DROP);
+	assert_int_equal(out_log[5].action, WORKER_ACTION_DROP);
+	worker_flush(w);
+	assert_int_equal(s.recs[0].action, POLICY_DROP);
+	assert_int_equal(s.recs[0].verdict_packet, 5);
+	worker_destroy(w);
+	policy_destroy(p);
+	dpi_destroy(names);
+}
+
+static void
+nsh_and_return_ports_are_not_classified(void **state)
+{
+	struct sink s = {0};
+	struct worker_stats st;
+	struct dpi *names;
+	struct policy *p;
+	struct worker *w;
+	struct pkt pk;
+
+	(void)state;
+	p = policy_from("policy: {nsh_in: decap}\n", &names);
+	w = make_with(&s, p);
+	eth(&pk, 0x894f);
+	putn(&pk, "\x0f\xc6\x01\x03\x00\x00\x0a\xfe", 8);
+	feed_id(w, &pk, 1, 0, 1);
+	assert_int_equal(out_log[0].action, WORKER_ACTION_DECAP);
+	http_conversation(&pk, 3);
+	feed_id(w, &pk, 2, WORKER_PKT_RETURN, 1);
+	assert_int_equal(out_log[1].action, WORKER_ACTION_PASS);
+	worker_get_stats(w, &st);
+	assert_int_equal(st.parse[PARSE_NSH], 1);
+	assert_int_equal(st.return_port, 1);
+	assert_int_equal(st.flows_created, 0);
+	worker_destroy(w);
+	policy_destroy(p);
+	dpi_destroy(names);
+}
+
 int
 main(void)
 {
@@ -374,6 +653,11 @@ main(void)
 		cmocka_unit_test(eviction_produces_records),
 		cmocka_unit_test(malformed_policy),
 		cmocka_unit_test(hostile_payloads_through_ndpi),
+		cmocka_unit_test(hold_until_verdict),
+		cmocka_unit_test(hold_overflow_goes_default),
+		cmocka_unit_test(held_packets_leave_when_the_flow_ends),
+		cmocka_unit_test(drop_after_verdict),
+		cmocka_unit_test(nsh_and_return_ports_are_not_classified),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

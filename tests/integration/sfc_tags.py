@@ -1,0 +1,307 @@
+#!/usr/bin/python3
+"""Tags on the wire, judged by tshark: replay captures with config/examples/sfc-demo.yaml.
+
+For every flow record flowtag writes, the flow's packets in the tagged output (read by tshark,
+not by flowtag's parser) must be, in order:
+  - before the verdict (packet < verdict_packet): tagged for the default chain (the demo's
+    `unclassified: default`);
+  - from the verdict on: tagged for the chain the record names — NSH SPI/SI/MD type and
+    context (C3 = flow id, C4 = policy version, C1/C2 = the record's ids; MD type 2 TLVs with
+    the host), VLAN id, MPLS label (SPI << 8 | SI) and TTL (= SI), DSCP with a valid IPv4
+    header checksum;
+  - for a dropped flow: nothing after the verdict.
+A tagged frame that would exceed the MTU is sent untagged (datapath.oversize: untagged) and is
+checked as such.
+
+Captures: every one in ../shared/pcaps, plus the project's generated traffic (which has every
+chain of the demo). Prints per-chain figures.
+"""
+
+import argparse
+import collections
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "../../ovs-integration"))
+import trafficgen  # noqa: E402
+
+# sfc-demo.yaml's chains (the test reads the file's chain list to stay in step with it).
+FIELDS = ["frame.len", "frame.protocols", "eth.type", "nsh.spi", "nsh.si", "nsh.mdtype", "nsh.contextheader",
+          "nsh.metadatatype", "nsh.metadata", "vlan.id", "mpls.label", "mpls.ttl",
+          "ip.dsfield.dscp", "ip.checksum.status", "ipv6.tclass.dscp", "ip.proto", "ip.src",
+          "ip.dst", "ipv6.nxt", "ipv6.src", "ipv6.dst", "tcp.srcport", "tcp.dstport",
+          "udp.srcport", "udp.dstport", "icmpv6.type"]
+L4 = {"6": "tcp", "17": "udp", "1": "icmp", "58": "icmpv6", "132": "sctp", "2": "igmp",
+      "112": "vrrp"}
+
+
+def load_chains(path):
+    """The demo's chains, read with a tiny YAML subset parser (flow mappings per line)."""
+    chains, cur = {}, None
+    with open(path) as f:
+        in_chains = False
+        for line in f:
+            s = line.split("#")[0].rstrip()
+            if not s:
+                continue
+            if not s.startswith(" "):
+                in_chains = s.startswith("chains:")
+                continue
+            if not in_chains:
+                continue
+            s = s.strip()
+            if s.startswith("- "):
+                cur = {}
+                s = s[2:]
+            k, _, v = s.partition(":")
+            cur[k.strip()] = v.strip()
+            if "name" in cur:
+                chains[cur["name"]] = cur
+    return chains
+
+
+def tshark_packets(path):
+    out = subprocess.run(
+        ["tshark", "-r", path, "-o", "ip.defragment:FALSE", "-o", "ipv6.defragment:FALSE",
+         "-o", "ip.check_checksum:TRUE",
+         "-T", "fields", "-E", "occurrence=a", "-E", "separator=\t", "-E", "aggregator=|"]
+        + sum((["-e", f] for f in FIELDS), []),
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, check=True).stdout
+    pkts = []
+    for line in out.splitlines():
+        vals = line.split("\t")
+        pkts.append({f: (vals[i].split("|") if i < len(vals) and vals[i] else [])
+                     for i, f in enumerate(FIELDS)})
+    return pkts
+
+
+def flow_key_of_packet(p):
+    """(l4, frozenset of endpoints) of the packet's flow, or None.
+
+    The carrier is the first IP header, or the IPv6 one inside 6in4 (IPv4 protocol 41); later
+    occurrences belong to packets quoted inside ICMP errors. Ports: the first TCP/UDP header.
+    """
+    if p["ip.src"] and p["ip.proto"][0] == "41" and p["ipv6.src"]:
+        src, dst, proto = p["ipv6.src"][0], p["ipv6.dst"][0], p["ipv6.nxt"][0]
+    elif p["ip.src"]:
+        src, dst, proto = p["ip.src"][0], p["ip.dst"][0], p["ip.proto"][0]
+    elif p["ipv6.src"]:
+        src, dst, proto = p["ipv6.src"][0], p["ipv6.dst"][0], p["ipv6.nxt"][0]
+    else:
+        return None
+    if proto not in L4:  # IPv6 extension headers first: the transport says which
+        proto = "6" if p["tcp.srcport"] else "17" if p["udp.srcport"] else \
+            "58" if p["icmpv6.type"] else proto
+    l4 = L4.get(proto, proto)
+    if l4 == "tcp" and p["tcp.srcport"]:
+        sp, dp = p["tcp.srcport"][0], p["tcp.dstport"][0]
+    elif l4 == "udp" and p["udp.srcport"]:
+        sp, dp = p["udp.srcport"][0], p["udp.dstport"][0]
+    elif l4 in ("tcp", "udp"):
+        return None  # a later fragment: no ports, not a flow packet
+    else:
+        sp = dp = "0"
+    return (l4, frozenset([(src, int(sp)), (dst, int(dp))]))
+
+
+# What may follow the outer Ethernet header for flowtag to parse the frame; anything else
+# (e.g. Cisco FabricPath, which tshark decodes down to an inner frame) is non-IP to flowtag:
+# passed untagged, part of no flow.
+PARSED_AFTER_ETHERNET = {"ip", "ipv6", "vlan", "mpls", "pppoes", "nsh"}
+
+
+def packets_by_flow(path):
+    by_key = collections.defaultdict(list)
+    for p in tshark_packets(path):
+        layers = p["frame.protocols"][0].split(":") if p["frame.protocols"] else []
+        after = layers[2] if layers[1:2] == ["ethertype"] else layers[1] if len(layers) > 1 else ""
+        if layers[:1] == ["eth"] and after not in PARSED_AFTER_ETHERNET:
+            continue
+        k = flow_key_of_packet(p)
+        if k is not None:
+            by_key[k].append(p)
+    return by_key
+
+
+def record_key(r):
+    import ipaddress
+    return (r["l4"], frozenset([(str(ipaddress.ip_address(r["src_ip"])), r["src_port"]),
+                                (str(ipaddress.ip_address(r["dst_ip"])), r["dst_port"])]))
+
+
+def tag_overhead(chain, host):
+    if chain["tag"] == "nsh":
+        if chain.get("md_type", "1") == "1":
+            return 14 + 24
+        return 14 + 8 + 32 + ((4 + ((len(host or "") + 3) // 4) * 4) if host else 0)
+    return 4 if chain["tag"] in ("vlan", "mpls") else 0
+
+
+def check_tag(p, chain, rec, final, orig):
+    """'' if packet p carries the chain's tag for record rec, else what is wrong. Before the
+    verdict (final False) the context holds what was known then, so only the path (SPI, SI,
+    MD type) and the flow's own fields (flow id, policy version) are fixed."""
+    t = chain["tag"]
+    if t == "nsh":
+        if p["nsh.spi"][:1] != [chain["spi"]] or p["nsh.si"][:1] != ["255"]:
+            return "NSH spi/si %s/%s, want %s/255" % (p["nsh.spi"], p["nsh.si"], chain["spi"])
+        if p["nsh.mdtype"][:1] != [chain.get("md_type", "1")]:
+            return "NSH MD type %s" % p["nsh.mdtype"]
+        want = [(rec["master_protocol_id"] << 16) | rec["app_protocol_id"],
+                rec["category_id"], rec["flow_id"], rec["policy_version"]]
+        if chain.get("md_type", "1") == "1":
+            got = [int(x, 16) for x in p["nsh.contextheader"][:4]]
+        else:
+            meta = dict(zip(p["nsh.metadatatype"], p["nsh.metadata"]))
+            got = [int(meta.get(str(i), "0").replace(":", ""), 16) for i in (1, 2, 3, 4)]
+        if not final:
+            got, want = got[2:], want[2:]
+        if got != want:
+            return "NSH context %s, want %s" % (got, want)
+        if chain.get("md_type", "1") == "2" and final:
+            host = bytes.fromhex(meta.get("5", "").replace(":", "")).rstrip(b"\0").decode() \
+                if "5" in meta else None
+            if host != rec["host"] and not (host is None and not rec["host"]):
+                return "NSH host TLV %r, want %r" % (host, rec["host"])
+    elif t == "vlan":
+        if not p["vlan.id"] or p["vlan.id"][0] != chain["vid"]:
+            return "VLAN %s, want %s" % (p["vlan.id"], chain["vid"])
+    elif t == "mpls":
+        label = str(int(chain["spi"]) << 8 | 255)
+        if p["mpls.label"][:1] != [label] or p["mpls.ttl"][:1] != ["255"]:
+            return "MPLS %s ttl %s, want %s ttl 255" % (p["mpls.label"], p["mpls.ttl"], label)
+    elif t == "dscp":
+        if p["ip.dsfield.dscp"]:
+            if p["ip.dsfield.dscp"][0] != chain["dscp"]:
+                return "DSCP %s, want %s" % (p["ip.dsfield.dscp"], chain["dscp"])
+            # 0 bad, 1 good: the rewrite keeps a good checksum good (some captures come with
+            # bad ones, from checksum offload; those stay as they were).
+            if p["ip.checksum.status"][:1] != orig["ip.checksum.status"][:1]:
+                return "IPv4 checksum status %s, was %s" % (p["ip.checksum.status"],
+                                                            orig["ip.checksum.status"])
+        elif p["ipv6.tclass.dscp"][:1] != [chain["dscp"]]:
+            return "IPv6 DSCP %s, want %s" % (p["ipv6.tclass.dscp"], chain["dscp"])
+    return ""
+
+
+def untagged(p):
+    return not p["nsh.spi"] and not p["mpls.label"] and p["eth.type"][:1] != ["0x8100"]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--flowtag", required=True)
+    ap.add_argument("--pcaps", required=True)
+    ap.add_argument("--config", required=True)
+    a = ap.parse_args()
+    if shutil.which("tshark") is None:
+        print("SKIP: tshark is not installed")
+        return 77
+    chains = load_chains(a.config)
+    default = chains["default"]
+    mtu = 9000
+    max_frame = mtu + 14 + 4
+    captures = sorted(os.path.join(a.pcaps, n) for n in os.listdir(a.pcaps)
+                      if n.endswith((".pcap", ".pcapng")))
+    stats = collections.Counter()
+    per_chain = collections.Counter()
+    failures = []
+    with tempfile.TemporaryDirectory(prefix="flowtag-sfc-") as tmp:
+        gen = os.path.join(tmp, "generated.pcap")
+        w, _ = trafficgen.generate(120, "realistic", list(trafficgen.APPS), 10.0, seed=3)
+        w.write(gen)
+        for cap in [gen] + captures:
+            out, flows = os.path.join(tmp, "out.pcap"), os.path.join(tmp, "flows.jsonl")
+            r = subprocess.run([a.flowtag, "replay", "-c", a.config, "--flows", flows, "--out",
+                                out, cap], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               text=True)
+            if r.returncode != 0:
+                failures.append("%s: replay exited %d: %s" % (cap, r.returncode, r.stdout))
+                continue
+            with open(flows) as f:
+                recs = [json.loads(line) for line in f]
+            recs.sort(key=lambda x: (x["first_seen_ms"], x["flow_id"]))
+            by_key = packets_by_flow(out)
+            in_key = packets_by_flow(cap)
+            cursor = collections.Counter()
+
+            def vlan_of(p):
+                return int(p["vlan.id"][0]) if p["vlan.id"] else 0
+
+            def of_vlan(pkts, rec):
+                """Flows differing only by VLAN are distinct: keep the record's VLAN (or
+                its chain's VID, which replaces it once the flow is tagged)."""
+                want = {rec["vlan"] or 0}
+                if rec["action"] == "chain" and chains[rec["chain"]]["tag"] == "vlan":
+                    want.add(int(chains[rec["chain"]]["vid"]))
+                return [p for p in pkts if vlan_of(p) in want]
+            name = os.path.basename(cap)
+            for rec in recs:
+                k = record_key(rec)
+                pkts = of_vlan(by_key.get(k, []), rec)
+                kv = (k, rec["vlan"] or 0)
+                k_in = in_key.get(k, [])
+                start = cursor[kv]
+                expect = rec["packets"] if rec["action"] != "drop" else rec["verdict_packet"] - 1
+                mine = pkts[start:start + expect]
+                theirs = [p for p in k_in if vlan_of(p) == (rec["vlan"] or 0)][start:start + expect]
+                cursor[kv] += expect
+                stats["flows"] += 1
+                if len(mine) != expect:
+                    failures.append("%s: %s %s:%s-%s:%s: %d packets out, want %d" % (
+                        name, rec["l4"], rec["src_ip"], rec["src_port"], rec["dst_ip"],
+                        rec["dst_port"], len(mine), expect))
+                    continue
+                if rec["action"] == "drop":
+                    stats["dropped_flows"] += 1
+                    # Nothing after the verdict: the flow's packets stop there.
+                    if len(pkts) > cursor[kv] and all(record_key(o) != k for o in recs
+                                                     if o is not rec and o["first_seen_ms"] >
+                                                     rec["first_seen_ms"]):
+                        failures.append("%s: dropped flow %s sent %d packets after its verdict"
+                                        % (name, k, len(pkts) - cursor[kv]))
+                for i, p in enumerate(mine, 1):
+                    after = i >= rec["verdict_packet"] and rec["action"] == "chain"
+                    chain = chains[rec["chain"]] if after else default
+                    if rec["action"] == "pass" and i >= rec["verdict_packet"]:
+                        ok = untagged(p)
+                        why = "" if ok else "tagged, but the flow passes untagged"
+                    else:
+                        inner_len = int(p["frame.len"][0]) - (0 if untagged(p) else
+                                                              tag_overhead(chain, rec["host"]))
+                        if untagged(p) and inner_len + tag_overhead(chain, rec["host"]) > max_frame:
+                            stats["oversize_untagged"] += 1
+                            continue
+                        why = check_tag(p, chain, rec, i >= rec["verdict_packet"],
+                                        theirs[i - 1] if i - 1 < len(theirs) else p)
+                    stats["packets"] += 1
+                    if after:
+                        per_chain[rec["chain"]] += 1
+                    if why:
+                        failures.append("%s: %s %s:%s-%s:%s (%s, %s) packet %d of %d: %s" % (
+                            name, rec["l4"], rec["src_ip"], rec["src_port"], rec["dst_ip"],
+                            rec["dst_port"], rec["label"], rec["chain"], i, rec["packets"], why))
+    print("flows checked: %d (%d dropped); packets checked: %d; oversize sent untagged: %d"
+          % (stats["flows"], stats["dropped_flows"], stats["packets"], stats["oversize_untagged"]))
+    for c in sorted(chains):
+        print("  chain %-8s %-5s packets after the verdict: %d" % (c, chains[c]["tag"],
+                                                                  per_chain[c]))
+    for f in failures[:40]:
+        print("FAIL " + f)
+    if len(failures) > 40:
+        print("... and %d more" % (len(failures) - 40))
+    missing = [c for c in chains if per_chain[c] == 0]
+    if missing:
+        print("FAIL: no packet reached chain(s) %s" % missing)
+    ok = not failures and not missing
+    print("%d passed, %d failed" % (stats["flows"] - len(failures), len(failures)))
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,299 @@
+/* SPDX-License-Identifier: LGPL-3.0-or-later */
+#include "tag.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <string.h>
+
+#include "mpls.h"
+#include "nsh.h"
+#include "vlan.h"
+
+#define ETHERTYPE_IPV4 0x0800
+#define ETHERTYPE_IPV6 0x86dd
+
+static inline uint16_t
+rd16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static inline void
+wr16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+static inline void
+wr32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+static inline bool
+is_vlan_tpid(uint16_t t)
+{
+	return t == VLAN_TPID || t == VLAN_TPID_QINQ || t == 0x9100;
+}
+
+/* Offset of the EtherType that follows the VLAN tags, or -1 if the frame is cut short. */
+static int
+inner_ethertype_off(const uint8_t *f, uint32_t len)
+{
+	uint32_t off = ETH_ADDRS_LEN;
+	int tags = 0;
+
+	while (off + 2 <= len && is_vlan_tpid(rd16(f + off)) && tags < 2) {
+		off += VLAN_TAG_LEN;
+		tags++;
+	}
+	return off + 2 <= len ? (int)off : -1;
+}
+
+/* Make room for `grow` bytes in front of byte `at` by moving the first `at` bytes back. */
+static int
+open_gap(uint8_t **frame, uint32_t *len, uint32_t headroom, uint32_t max_len, uint32_t at,
+	 uint32_t grow)
+{
+	if (*len + grow > max_len)
+		return -EMSGSIZE;
+	if (grow > headroom)
+		return -ENOSPC;
+	memmove(*frame - grow, *frame, at);
+	*frame -= grow;
+	*len += grow;
+	return 0;
+}
+
+/* ---- NSH (RFC 8300) ---- */
+
+static uint32_t
+tlv_len(uint32_t value_len)
+{
+	return NSH_TLV_HDR_LEN + ((value_len + 3) & ~3u);
+}
+
+static size_t
+host_len(const struct tag_meta *meta)
+{
+	size_t n = meta->host != NULL ? strlen(meta->host) : 0;
+
+	return n > NSH_TLV_MAX_VALUE ? NSH_TLV_MAX_VALUE : n;
+}
+
+uint32_t
+tag_nsh_len(const struct tag_spec *spec, const struct tag_meta *meta)
+{
+	uint32_t n;
+
+	if (spec->md_type == NSH_MD_TYPE_1)
+		return NSH_MD1_LEN;
+	n = NSH_BASE_LEN + 4 * tlv_len(4);
+	if (host_len(meta) > 0)
+		n += tlv_len((uint32_t)host_len(meta));
+	return n;
+}
+
+static uint8_t *
+put_tlv(uint8_t *p, uint8_t type, const void *value, uint32_t len)
+{
+	wr16(p, NSH_MD_CLASS_FLOWTAG);
+	p[2] = type;
+	p[3] = (uint8_t)len; /* U bit 0, 7-bit length in bytes (§2.5.1) */
+	memcpy(p + 4, value, len);
+	memset(p + 4 + len, 0, ((len + 3) & ~3u) - len);
+	return p + tlv_len(len);
+}
+
+static uint8_t *
+put_tlv32(uint8_t *p, uint8_t type, uint32_t v)
+{
+	uint8_t b[4];
+
+	wr32(b, v);
+	return put_tlv(p, type, b, 4);
+}
+
+static int
+nsh_apply(const struct tag_spec *spec, const struct tag_meta *meta, uint8_t **frame,
+	  uint32_t *len, uint32_t headroom, uint32_t max_len)
+{
+	uint32_t nsh_len = tag_nsh_len(spec, meta), grow = ETH_HDR_LEN + nsh_len;
+	uint32_t c1 = (uint32_t)meta->master_proto << 16 | meta->app_proto;
+	uint8_t *outer, *h;
+
+	if (*len < ETH_HDR_LEN)
+		return -EINVAL;
+	if (*len + grow > max_len)
+		return -EMSGSIZE;
+	if (grow > headroom)
+		return -ENOSPC;
+	outer = *frame - grow;
+	/* Outer Ethernet: the inner frame's addresses, EtherType NSH (RFC 8300 §9.1). */
+	memcpy(outer, *frame, ETH_ADDRS_LEN);
+	wr16(outer + ETH_ADDRS_LEN, NSH_ETHERTYPE);
+	h = outer + ETH_HDR_LEN;
+	/* §2.2: Ver 0, O 0, U 0, TTL, Length (words), MD type, Next Protocol = Ethernet. */
+	h[0] = (uint8_t)((NSH_DEFAULT_TTL >> 2) & 0x0f);
+	h[1] = (uint8_t)(((NSH_DEFAULT_TTL & 0x3) << 6) | ((nsh_len / 4) & 0x3f));
+	h[2] = spec->md_type & 0x0f;
+	h[3] = NSH_NP_ETHERNET;
+	/* §2.3: SPI (24 bits) and SI. */
+	wr32(h + 4, (spec->spi & NSH_MAX_SPI) << 8 | meta->si);
+	if (spec->md_type == NSH_MD_TYPE_1) {
+		/* §2.4 fixed context: flowtag's C1..C4 (DESIGN.md). */
+		wr32(h + 8, c1);
+		wr32(h + 12, meta->category);
+		wr32(h + 16, meta->flow_id);
+		wr32(h + 20, meta->policy_version);
+	} else {
+		uint8_t *p = h + NSH_BASE_LEN;
+
+		p = put_tlv32(p, NSH_TLV_APP, c1);
+		p = put_tlv32(p, NSH_TLV_CATEGORY, meta->category);
+		p = put_tlv32(p, NSH_TLV_FLOW_ID, meta->flow_id);
+		p = put_tlv32(p, NSH_TLV_POLICY_VERSION, meta->policy_version);
+		if (host_len(meta) > 0)
+			put_tlv(p, NSH_TLV_HOST, meta->host, (uint32_t)host_len(meta));
+	}
+	*frame = outer;
+	*len += grow;
+	return 0;
+}
+
+int
+tag_nsh_decap(uint8_t **frame, uint32_t *len)
+{
+	const uint8_t *h = *frame + ETH_HDR_LEN;
+	uint32_t nsh_len;
+
+	if (*len < ETH_HDR_LEN + NSH_BASE_LEN || rd16(*frame + ETH_ADDRS_LEN) != NSH_ETHERTYPE)
+		return -EINVAL;
+	nsh_len = (uint32_t)(h[1] & 0x3f) * 4;
+	if (nsh_len < NSH_BASE_LEN || (h[0] >> 6) != 0 || h[3] != NSH_NP_ETHERNET ||
+	    *len < ETH_HDR_LEN + nsh_len + ETH_HDR_LEN)
+		return -EINVAL;
+	*frame += ETH_HDR_LEN + nsh_len;
+	*len -= ETH_HDR_LEN + nsh_len;
+	return 0;
+}
+
+/* ---- 802.1Q ---- */
+
+static int
+vlan_apply(const struct tag_spec *spec, const struct tag_meta *meta, uint8_t **frame,
+	   uint32_t *len, uint32_t headroom, uint32_t max_len)
+{
+	uint8_t *f = *frame;
+	int rc;
+
+	(void)meta;
+	if (*len < ETH_HDR_LEN)
+		return -EINVAL;
+	if (is_vlan_tpid(rd16(f + ETH_ADDRS_LEN))) {
+		if (*len < ETH_HDR_LEN + VLAN_TAG_LEN)
+			return -EINVAL;
+		/* Already tagged: the outer tag's VID becomes the chain's, its PCP stays. */
+		wr16(f + ETH_ADDRS_LEN + 2, (uint16_t)((rd16(f + 14) & 0xf000) | spec->vid));
+		return 0;
+	}
+	rc = open_gap(frame, len, headroom, max_len, ETH_ADDRS_LEN, VLAN_TAG_LEN);
+	if (rc != 0)
+		return rc;
+	wr16(*frame + ETH_ADDRS_LEN, VLAN_TPID);
+	wr16(*frame + ETH_ADDRS_LEN + 2, spec->vid & 0x0fff);
+	return 0;
+}
+
+/* ---- MPLS (RFC 3032), networking-sfc's label encoding ---- */
+
+static int
+mpls_apply(const struct tag_spec *spec, const struct tag_meta *meta, uint8_t **frame,
+	   uint32_t *len, uint32_t headroom, uint32_t max_len)
+{
+	int type_off = inner_ethertype_off(*frame, *len);
+	uint32_t label = (spec->spi & MPLS_SFC_MAX_SPI) << 8 | meta->si;
+	uint8_t *lse;
+	int rc;
+
+	if (type_off < 0)
+		return -EINVAL;
+	/* The label stack goes between the L2 header (tags included) and the payload. */
+	rc = open_gap(frame, len, headroom, max_len, (uint32_t)type_off + 2, MPLS_LSE_LEN);
+	if (rc != 0)
+		return rc;
+	wr16(*frame + type_off, MPLS_ETHERTYPE);
+	lse = *frame + type_off + 2;
+	wr32(lse, label << 12 | MPLS_BOS | meta->si); /* TC 0, bottom of stack, TTL = SI */
+	return 0;
+}
+
+/* ---- DSCP ---- */
+
+/* RFC 1624 eqn. 3: HC' = ~(~HC + ~m + m'), for one changed 16-bit word. */
+static uint16_t
+csum_update16(uint16_t hc, uint16_t old_word, uint16_t new_word)
+{
+	uint32_t s = (uint16_t)~hc + (uint16_t)~old_word + new_word;
+
+	s = (s & 0xffff) + (s >> 16);
+	s = (s & 0xffff) + (s >> 16);
+	return (uint16_t)~s;
+}
+
+static int
+dscp_apply(const struct tag_spec *spec, const struct tag_meta *meta, uint8_t **frame,
+	   uint32_t *len, uint32_t headroom, uint32_t max_len)
+{
+	int type_off = inner_ethertype_off(*frame, *len);
+	uint8_t *ip;
+	uint16_t type;
+
+	(void)meta;
+	(void)headroom;
+	(void)max_len;
+	if (type_off < 0)
+		return -EINVAL;
+	type = rd16(*frame + type_off);
+	ip = *frame + type_off + 2;
+	if (type == ETHERTYPE_IPV4 && (uint32_t)(type_off + 2 + 20) <= *len && (ip[0] >> 4) == 4) {
+		uint16_t old_word = rd16(ip);
+		uint8_t tos = (uint8_t)((spec->dscp << 2) | (ip[1] & 0x03)); /* ECN bits stay */
+
+		ip[1] = tos;
+		wr16(ip + 10, csum_update16(rd16(ip + 10), old_word, rd16(ip)));
+		return 0;
+	}
+	if (type == ETHERTYPE_IPV6 && (uint32_t)(type_off + 2 + 40) <= *len && (ip[0] >> 4) == 6) {
+		uint8_t tc = (uint8_t)(((ip[0] & 0x0f) << 4) | (ip[1] >> 4));
+
+		tc = (uint8_t)((spec->dscp << 2) | (tc & 0x03));
+		ip[0] = (uint8_t)(0x60 | (tc >> 4));
+		ip[1] = (uint8_t)((tc << 4) | (ip[1] & 0x0f));
+		return 0;
+	}
+	return -EINVAL;
+}
+
+static const struct tag_class tag_classes[TAG_KIND_COUNT] = {
+	[TAG_NSH] = {.name = "nsh", .apply = nsh_apply},
+	[TAG_VLAN] = {.name = "vlan", .apply = vlan_apply},
+	[TAG_MPLS] = {.name = "mpls", .apply = mpls_apply},
+	[TAG_DSCP] = {.name = "dscp", .apply = dscp_apply},
+};
+
+const struct tag_class *
+tag_class_of(enum tag_kind kind)
+{
+	return &tag_classes[kind];
+}
+
+const char *
+tag_kind_name(enum tag_kind kind)
+{
+	return (unsigned int)kind < TAG_KIND_COUNT ? tag_classes[kind].name : "invalid";
+}
