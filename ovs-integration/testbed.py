@@ -1,49 +1,333 @@
 #!/usr/bin/python3
-"""flowtag testbed: generated traffic of known applications through flowtag, counted.
+"""flowtag's local testbed: OVS-DPDK + flowtag + dummy service functions + generated traffic.
 
-Today: the traffic generator's sessions are classified by `flowtag replay` (the DPDK data
-path fed by a net_pcap vdev) and the per-application counts are shown and, with
---summary-json, written as {"apps": {APP: {"packets": N, "flows": N}}}.
+  access veth (traffic generator, in its own network namespace)
+      -> OVS bridge (netdev datapath, private ovs-vswitchd-dpdk) -> flowtag (vhost-user)
+      -> OVS steers each tagged packet through its chain's service functions (vhost-user,
+         `flowtag sf`), removes the tag at the chain's end -> egress port (a pcap capture)
+
+Everything lives in a run directory of its own and is torn down at the end (processes, sockets,
+namespace, veth; DPDK runs --in-memory, so no hugepage files). Live counters are printed while
+it runs: per chain and at egress as OVS counts them, per application as flowtag classified the
+flows finished so far.
+
+  testbed.py --flowtag BUILD/vnf/flowtag [--config sfc-demo.yaml] [--duration S]
+             [--summary-json FILE] [--rate PPS] [--flows N] [--egress-pcap FILE] [--keep]
+             [--ovs-db SOCK [--ovs-rundir DIR]]     (attach to an OVS you already run)
+
+Without --duration it runs until Ctrl-C. The summary:
+  {"chains": {NAME: {"packets": N, "flows": N}}, "egress": {"packets": N},
+   "apps": {APP: {"packets": N, "flows": N}}}
+chains: packets = the chain's last-hop rule counter; flows = distinct two-way TCP/UDP flows OVS
+learnt at that hop (before its verdict a flow's packets take the default chain, so it counts
+there too); egress = packets the egress port sent; apps = flowtag's flow records.
 """
 
 import argparse
 import collections
 import json
 import os
+import secrets
+import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import ovs as ovslib  # noqa: E402
+import pipeline  # noqa: E402
+
+BRIDGE = "br-ft"
+PORT_ACCESS, PORT_VNF, PORT_EGRESS, PORT_SF_BASE = 1, 2, 3, 10
+
+
+class Testbed:
+    def __init__(self, flowtag, config, rate=2000, flows_per_pass=100, rundir=None,
+                 db_sock=None, ovs_rundir=None, log=print):
+        self.flowtag = os.path.abspath(flowtag)
+        self.config = os.path.abspath(config)
+        self.rate, self.flows_per_pass = rate, flows_per_pass
+        self.id = secrets.token_hex(3)
+        self.dir = rundir or tempfile.mkdtemp(prefix="flowtag-testbed-")
+        self.log = log
+        self.chains = pipeline.load_chains(self.config)
+        self.sf_ports = pipeline.sf_port_names(self.chains)
+        self.ovs = ovslib.OVS(ovs_rundir or os.path.join(self.dir, "ovs"), "ftb-ovs-" + self.id,
+                              db_sock=db_sock)
+        self.netns = "ftb-" + self.id
+        self.veth = "ftb%sa" % self.id  # OVS side; the peer ("...p") is in the namespace
+        self.procs = {}
+        self.traffic = None
+        self.egress_pcap = os.path.join(self.dir, "egress.pcap")
+        self.records = os.path.join(self.dir, "flows.jsonl")
+
+    # ---- configs for flowtag and the service functions ----
+
+    def _write_configs(self):
+        with open(self.config) as f:
+            policy_text = f.read()
+        with open(os.path.join(self.dir, "flowtag.yaml"), "w") as f:
+            f.write(policy_text)
+            f.write("\n# -- the testbed's own settings --\n")
+            f.write("eal: {lcores: \"0,1\", memory_mb: 256, file_prefix: ftb-ft-%s}\n" % self.id)
+            f.write("ports:\n  - name: vnf0\n    vdev: \"net_virtio_user0,path=%s,server=1,"
+                    "queues=1,queue_size=1024\"\n" % self.sock("vnf0"))
+            f.write("records: {path: %s}\n" % self.records)
+            # The vhost-user ports' MTU (ovs.VHOST_MTU): a larger tagged frame is counted.
+            f.write("datapath: {mtu: %d}\n" % ovslib.VHOST_MTU)
+        with open(os.path.join(self.dir, "sf.yaml"), "w") as f:
+            f.write("eal: {lcores: \"0,1\", memory_mb: 256, file_prefix: ftb-sf-%s}\n" % self.id)
+            # Six ports with 1024-descriptor rings: enough mbufs to keep every ring filled.
+            f.write("datapath: {mbufs: 32767}\n")
+            f.write("ports:\n")
+            for i, (name, _, _) in enumerate(self.sf_ports):
+                f.write("  - name: %s\n    vdev: \"net_virtio_user%d,path=%s,server=1,queues=1,"
+                        "queue_size=1024\"\n" % (name, i, self.sock(name)))
+        with open(os.path.join(self.dir, "empty.pcap"), "wb") as f:
+            f.write(bytes.fromhex("d4c3b2a1020004000000000000000000ffff000001000000"))
+
+    def sock(self, name):
+        return os.path.join(self.dir, name + ".sock")
+
+    def _spawn(self, name, args):
+        out = open(os.path.join(self.dir, name + ".log"), "w")
+        self.procs[name] = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT)
+
+    def _wait_sockets(self, names, timeout=30):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if all(os.path.exists(self.sock(n)) for n in names):
+                return
+            for pname, p in self.procs.items():
+                if p.poll() is not None:
+                    raise RuntimeError("%s exited early; see %s" % (
+                        pname, os.path.join(self.dir, pname + ".log")))
+            time.sleep(0.1)
+        raise RuntimeError("vhost-user sockets did not appear: %s" % names)
+
+    def start_flowtag(self, connect=True):
+        self._spawn("flowtag", [self.flowtag, "run", "-c", os.path.join(self.dir, "flowtag.yaml")])
+        self._wait_sockets(["vnf0"])
+        if connect:
+            self.ovs.add_vhost_client(BRIDGE, "vnf0", PORT_VNF, self.sock("vnf0"))
+
+    def stop_flowtag(self, sig=signal.SIGTERM):
+        p = self.procs.pop("flowtag", None)
+        if p is None:
+            return None
+        p.send_signal(sig)
+        try:
+            return p.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            return p.wait()
+
+    # ---- bring-up and teardown ----
+
+    def up(self):
+        os.makedirs(self.dir, exist_ok=True)
+        self._write_configs()
+        self.log("testbed: run directory %s" % self.dir)
+        self.ovs.start()
+        self.ovs.add_bridge(BRIDGE)
+        # A DPDK virtio-user server waits in its probe for the client: OVS connects to each
+        # socket as it appears, then the process goes on to its next port.
+        self.start_flowtag()
+        self._spawn("sf", [self.flowtag, "sf", "-c", os.path.join(self.dir, "sf.yaml")])
+        ports = {"access": PORT_ACCESS, "vnf": PORT_VNF, "egress": PORT_EGRESS, "sf": {}}
+        for i, (name, chain, hop) in enumerate(self.sf_ports):
+            self._wait_sockets([name])
+            self.ovs.add_vhost_client(BRIDGE, name, PORT_SF_BASE + i, self.sock(name))
+            ports["sf"][(chain, hop)] = PORT_SF_BASE + i
+        self.ovs.add_port(BRIDGE, "egress", PORT_EGRESS, "dpdk", {
+            "dpdk-devargs": "net_pcap_ftb%s,rx_pcap=%s,tx_pcap=%s" % (
+                self.id, os.path.join(self.dir, "empty.pcap"), self.egress_pcap)})
+        self.flows = pipeline.flows(self.chains, ports)
+        self.ovs.replace_flows(BRIDGE, self.flows)
+        # The access port last: packets arriving before the pipeline is in place are lost.
+        subprocess.run(["ip", "netns", "add", self.netns], check=True)
+        subprocess.run(["ip", "link", "add", self.veth, "type", "veth", "peer", "name",
+                        self.veth[:-1] + "p", "netns", self.netns], check=True)
+        subprocess.run(["ip", "link", "set", self.veth, "up"], check=True)
+        subprocess.run(["ip", "-n", self.netns, "link", "set", self.veth[:-1] + "p", "up"],
+                       check=True)
+        self.ovs.add_port(BRIDGE, self.veth, PORT_ACCESS)
+        self.wait_connected()
+
+    def wait_connected(self, timeout=30):
+        """Until every vhost-user port is up (both sides of each socket connected)."""
+        names = ["vnf0"] + [n for n, _, _ in self.sf_ports]
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            states = [self.ovs.vsctl("get", "Interface", n, "link_state", check=False).strip()
+                      for n in names]
+            if all(s == "up" for s in states):
+                return
+            time.sleep(0.2)
+        raise RuntimeError("vhost-user ports not up after %d s: %s" % (timeout, dict(
+            zip(names, states))))
+
+    def start_traffic(self, duration, flows=None, apps=None, mix="realistic", seed=1):
+        args = ["ip", "netns", "exec", self.netns, sys.executable,
+                os.path.join(HERE, "trafficgen.py"), "--feed", self.veth[:-1] + "p",
+                "--rate", str(self.rate), "--duration", str(duration), "--flows",
+                str(flows or self.flows_per_pass), "--mix", mix, "--seed", str(seed)]
+        if apps:
+            args += ["--apps", ",".join(apps)]
+        out = open(os.path.join(self.dir, "trafficgen.log"), "w")
+        self.traffic = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT)
+
+    def stop_traffic(self):
+        if self.traffic is not None:
+            if self.traffic.poll() is None:
+                self.traffic.send_signal(signal.SIGTERM)
+            try:
+                self.traffic.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.traffic.kill()
+            self.traffic = None
+
+    def down(self, keep=False):
+        self.stop_traffic()
+        for name in list(self.procs):
+            p = self.procs.pop(name)
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+                try:
+                    p.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+        self.ovs.stop()
+        for prefix in ("ftb-ft-", "ftb-sf-"):
+            ovslib.remove_dpdk_runtime_dir(prefix + self.id)
+        subprocess.run(["ip", "link", "del", self.veth], stderr=subprocess.DEVNULL)
+        subprocess.run(["ip", "netns", "del", self.netns], stderr=subprocess.DEVNULL)
+        if not keep:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    # ---- counters ----
+
+    def chain_counts(self):
+        """{chain: {"packets": N, "flows": N}} as OVS counted them at each chain's last hop."""
+        out = {}
+        for i, c in enumerate(self.chains):
+            num = i + 1
+            rules = self.ovs.dump_flows(BRIDGE, "cookie=%#x/-1" % (
+                pipeline.COOKIE_CHAIN_END + num))
+            packets = sum(ovslib.flow_packets(r) for r in rules)
+            out[c["name"]] = {"packets": packets, "flows": len(self.chain_flows(num))}
+        return out
+
+    def chain_flows(self, num):
+        """Two-way flows OVS learnt at chain `num`'s end: {(l4, frozenset(endpoints))}."""
+        flows = set()
+        for line in self.ovs.dump_flows(BRIDGE, "table=%d" % (pipeline.LEARN_TABLE + num)):
+            f = dict(kv.split("=", 1) for kv in line.replace(" actions=", ",").split(",")
+                     if "=" in kv and kv.split("=", 1)[0] in (
+                         "nw_src", "nw_dst", "ipv6_src", "ipv6_dst", "tp_src", "tp_dst",
+                         "nw_proto"))
+            src = f.get("nw_src") or f.get("ipv6_src")
+            dst = f.get("nw_dst") or f.get("ipv6_dst")
+            l4 = "tcp" if " tcp" in " " + line or "nw_proto=6" in line else "udp"
+            if src and dst:
+                flows.add((l4, frozenset([(src, int(f.get("tp_src", 0))),
+                                          (dst, int(f.get("tp_dst", 0)))])))
+        return flows
+
+    def egress_packets(self):
+        return self.ovs.port_stats(BRIDGE).get(PORT_EGRESS, {}).get("tx", 0)
+
+    def app_counts(self):
+        apps = collections.defaultdict(lambda: {"packets": 0, "flows": 0})
+        if os.path.exists(self.records):
+            with open(self.records) as f:
+                for line in f:
+                    try:
+                        r = json.loads(line)
+                    except ValueError:
+                        continue  # a line being written right now
+                    apps[r["label"]]["packets"] += r["packets"]
+                    apps[r["label"]]["flows"] += 1
+        return dict(apps)
+
+    def records_list(self):
+        with open(self.records) as f:
+            return [json.loads(line) for line in f if line.strip()]
+
+
+def show(tb, elapsed, final=False):
+    chains, egress, apps = tb.chain_counts(), tb.egress_packets(), tb.app_counts()
+    lines = ["", "flowtag testbed  %5.0f s  %s" % (elapsed, "(final)" if final else ""),
+             "%-12s %10s %8s   (OVS, at each chain's last hop)" % ("chain", "packets", "flows")]
+    for name, c in chains.items():
+        lines.append("%-12s %10d %8d" % (name, c["packets"], c["flows"]))
+    lines.append("%-12s %10d" % ("egress", egress))
+    lines.append("%-24s %10s %8s   (flowtag, finished flows)" % ("application", "packets",
+                                                                  "flows"))
+    for label, c in sorted(apps.items(), key=lambda kv: -kv[1]["packets"])[:16]:
+        lines.append("%-24s %10d %8d" % (label, c["packets"], c["flows"]))
+    if sys.stdout.isatty() and not final:
+        sys.stdout.write("\033[H\033[J")
+    print("\n".join(lines), flush=True)
+    return chains, egress
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--flowtag", required=True)
-    ap.add_argument("--flows", type=int, default=300, help="generated sessions (default 300)")
-    ap.add_argument("--summary-json", metavar="FILE", help="write the counts as JSON")
+    ap.add_argument("--config", default=os.path.join(HERE, "../config/examples/sfc-demo.yaml"))
+    ap.add_argument("--duration", type=float, default=0, help="seconds (default: until Ctrl-C)")
+    ap.add_argument("--summary-json", metavar="FILE")
+    ap.add_argument("--rate", type=float, default=2000, help="packets per second (2000)")
+    ap.add_argument("--flows", type=int, default=100, help="sessions per traffic pass (100)")
+    ap.add_argument("--egress-pcap", metavar="FILE", help="keep the egress capture here")
+    ap.add_argument("--keep", action="store_true", help="keep the run directory")
+    ap.add_argument("--ovs-db", metavar="SOCK",
+                    help="attach to this running OVS (its ovsdb socket) instead of starting one")
+    ap.add_argument("--ovs-rundir", metavar="DIR", default="/var/run/openvswitch",
+                    help="with --ovs-db: where its bridges' OpenFlow sockets are")
     a = ap.parse_args()
+    if os.geteuid() != 0:
+        print("testbed: needs root (hugepages, OVS-DPDK, network namespaces)", file=sys.stderr)
+        return 1
 
-    with tempfile.TemporaryDirectory(prefix="flowtag-testbed-") as tmp:
-        pcap = os.path.join(tmp, "traffic.pcap")
-        records = os.path.join(tmp, "flows.jsonl")
-        subprocess.run([sys.executable, os.path.join(HERE, "trafficgen.py"), "--out", pcap,
-                        "--flows", str(a.flows)], check=True)
-        subprocess.run([a.flowtag, "replay", "--flows", records, pcap], check=True)
-        apps = collections.defaultdict(lambda: {"packets": 0, "flows": 0})
-        with open(records, encoding="utf-8") as f:
-            for line in f:
-                r = json.loads(line)
-                apps[r["label"]]["packets"] += r["packets"]
-                apps[r["label"]]["flows"] += 1
-
-    print("\n%-24s %10s %8s" % ("application", "packets", "flows"))
-    for label, c in sorted(apps.items(), key=lambda kv: -kv[1]["packets"]):
-        print("%-24s %10d %8d" % (label, c["packets"], c["flows"]))
-    if a.summary_json:
-        with open(a.summary_json, "w", encoding="utf-8") as f:
-            json.dump({"apps": apps}, f, indent=2, sort_keys=True)
-    return 0
+    stop = {"now": False}
+    signal.signal(signal.SIGINT, lambda *_: stop.update(now=True))
+    signal.signal(signal.SIGTERM, lambda *_: stop.update(now=True))
+    tb = Testbed(a.flowtag, a.config, rate=a.rate, flows_per_pass=a.flows, db_sock=a.ovs_db,
+                 ovs_rundir=a.ovs_rundir if a.ovs_db else None)
+    try:
+        tb.up()
+        tb.start_traffic(a.duration)
+        t0 = time.time()
+        while not stop["now"] and (a.duration == 0 or time.time() - t0 < a.duration):
+            time.sleep(min(2.0, max(0.1, a.duration - (time.time() - t0))) if a.duration
+                       else 2.0)
+            show(tb, time.time() - t0)
+        tb.stop_traffic()
+        time.sleep(1.0)  # what is in flight reaches the egress
+        chains, egress = tb.chain_counts(), tb.egress_packets()
+        rc = tb.stop_flowtag()  # SIGTERM: every flow's record is written
+        apps = tb.app_counts()
+        show(tb, time.time() - t0, final=True)
+        if a.egress_pcap:
+            shutil.copy(tb.egress_pcap, a.egress_pcap)
+        if a.summary_json:
+            with open(a.summary_json, "w") as f:
+                json.dump({"chains": chains, "egress": {"packets": egress}, "apps": apps}, f,
+                          indent=2, sort_keys=True)
+        if rc != 0:
+            print("testbed: flowtag exited %s; see its log" % rc, file=sys.stderr)
+            return 1
+        return 0
+    except (RuntimeError, ovslib.OVSError, subprocess.CalledProcessError) as e:
+        print("testbed: %s" % e, file=sys.stderr)
+        return 1
+    finally:
+        tb.down(keep=a.keep)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,10 @@ never by an address list.
 
   trafficgen.py --out traffic.pcap [--flows 200] [--mix realistic|short] [--seed 1]
                 [--apps tls-youtube,dns,...] [--duration 10] [--list]
+  trafficgen.py --feed IFACE [--rate 2000] [--duration 30] [--flows 100] ...
+                send the sessions on an interface (AF_PACKET, root), paced at --rate packets
+                per second, pass after pass with fresh client addresses (new flows) until
+                --duration seconds (0 = until interrupted); prints what it sent
 
   --mix realistic   every application, sessions of several to tens of packets
   --mix short       many short flows (DNS, NTP, short HTTP): the new-flows-per-second mix
@@ -415,9 +419,47 @@ def generate(flows, mix, apps, duration, seed, start=1700000000.0):
     return w, chosen
 
 
+def feed(iface, rate, duration, flows, mix, apps, seed):
+    """Send generated sessions on `iface` at `rate` pps; returns (packets, sessions) sent."""
+    import signal
+    import socket
+    import time
+
+    random.seed(seed)
+    sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+    sock.bind((iface, 0))
+    stop = {"now": False}
+    signal.signal(signal.SIGTERM, lambda *_: stop.update(now=True))
+    signal.signal(signal.SIGINT, lambda *_: stop.update(now=True))
+    net, sent, sessions = Net(), 0, 0
+    weights = SHORT_MIX if mix == "short" else {a: APPS[a][2] for a in apps}
+    names = list(weights)
+    start = time.monotonic()
+    while not stop["now"] and (duration == 0 or time.monotonic() - start < duration):
+        w = Writer()
+        chosen = random.choices(names, weights=[weights[n] for n in names], k=flows)
+        for i, name in enumerate(chosen):
+            APPS[name][0](w, 1700000000.0 + i * 0.01, net)
+        w.packets.sort(key=lambda p: p[0])
+        sessions += len(chosen)
+        for _, fr in w.packets:
+            if stop["now"] or (duration and time.monotonic() - start >= duration):
+                break
+            # Pace: the n-th packet leaves at start + n / rate.
+            due = start + sent / rate
+            delay = due - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            sock.send(fr)
+            sent += 1
+    return sent, sessions
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", help="pcap to write")
+    ap.add_argument("--feed", metavar="IFACE", help="send on this interface instead")
+    ap.add_argument("--rate", type=float, default=2000.0, help="--feed: packets per second")
     ap.add_argument("--flows", type=int, default=200, help="sessions (default 200)")
     ap.add_argument("--mix", choices=["realistic", "short"], default="realistic")
     ap.add_argument("--apps", help="comma-separated subset (see --list)")
@@ -430,14 +472,22 @@ def main():
         for name, (_, label, weight) in APPS.items():
             print("%-16s %-14s weight %d" % (name, label, weight))
         return 0
-    if not a.out:
-        ap.error("--out is required")
+    if not a.out and not a.feed:
+        ap.error("--out FILE or --feed IFACE is required")
     apps = a.apps.split(",") if a.apps else list(APPS)
     unknown = [x for x in apps if x not in APPS]
     if unknown:
         ap.error("unknown application(s): %s (see --list)" % ", ".join(unknown))
     if a.flows < 1:
         ap.error("--flows must be at least 1")
+    if a.feed:
+        if a.rate <= 0:
+            ap.error("--rate must be positive")
+        sent, sessions = feed(a.feed, a.rate, a.duration, a.flows, a.mix, apps, a.seed)
+        print("trafficgen: %d sessions started, %d packets sent on %s" % (sessions, sent,
+                                                                           a.feed),
+              file=sys.stderr)
+        return 0
     w, chosen = generate(a.flows, a.mix, apps, a.duration, a.seed)
     n = w.write(a.out)
     print("trafficgen: %d sessions, %d packets -> %s" % (len(chosen), n, a.out), file=sys.stderr)

@@ -622,9 +622,12 @@ chain_entry(struct loader *ld, struct config *cfg, yaml_node_t *item)
 			c->tag.dscp = (uint8_t)v;
 			have_dscp = true;
 			dscp_node = val;
+		} else if (strcmp(key, "hops") == 0) {
+			/* Service functions OVS sends the chain through (ovs-integration/). */
+			get_uint(ld, val, key, 1, 16, &v);
 		} else {
 			fail_at(ld, k, "unknown key '%s' in chain (expected one of: name, tag, spi, "
-				       "md_type, vid, dscp)", key);
+				       "md_type, vid, dscp, hops)", key);
 		}
 	}
 	if (ld->failed)

@@ -15,7 +15,7 @@
 #include "policy.h"
 #include "worker.h"
 
-#define CONFIG_MAX_PORTS 4
+#define CONFIG_MAX_PORTS 8
 #define CONFIG_MAX_EAL_ARGS 16
 #define CONFIG_STR_MAX 512
 #define CONFIG_ERR_MAX 512

@@ -20,6 +20,7 @@
 #include <rte_ring.h>
 
 #include "port.h"
+#include "sf.h"
 #include "tag.h"
 #include "vlan.h"
 
@@ -52,6 +53,7 @@ struct dp_worker {
 	uint64_t oversize;
 	uint64_t tag_failed;
 	uint64_t records_dropped;
+	struct sf_counters sf[MAX_PORTS]; /* service-function mode */
 } __rte_cache_aligned;
 
 struct datapath {
@@ -68,8 +70,13 @@ struct datapath {
 	uint64_t ts_flag;
 	uint64_t epoch_us; /* wall clock at TSC 0, for live timestamps */
 	uint32_t n_workers;
+	uint64_t next_link_check_tsc;
+	uint8_t link_up[MAX_PORTS];
 	struct dp_worker workers[RTE_MAX_LCORE];
 };
+
+/* How often the control thread asks the ports for their link state. */
+#define LINK_CHECK_MS 250
 
 static void
 record_to_ring(void *ctx, const struct flow_record *rec)
@@ -228,6 +235,26 @@ classify_burst(const struct datapath *dp, struct dp_worker *dw, struct rte_mbuf 
 		worker_process(dw->w, pkts + start, n - start);
 }
 
+/* Service-function mode: each packet goes back out of the port it came in on. */
+static void
+sf_burst(struct dp_worker *dw, struct rte_mbuf **rx, uint16_t n, uint16_t port_idx)
+{
+	uint16_t i;
+
+	for (i = 0; i < n; i++) {
+		struct rte_mbuf *m = rx[i];
+
+		if (!sf_handle(rte_pktmbuf_mtod(m, uint8_t *), m->data_len, &dw->sf[port_idx])) {
+			rte_pktmbuf_free(m);
+			dw->dropped++;
+			continue;
+		}
+		dw->txb[port_idx][dw->txn[port_idx]++] = m;
+		if (dw->txn[port_idx] == TX_BUF)
+			tx_flush(dw, port_idx);
+	}
+}
+
 static int
 worker_main(void *arg)
 {
@@ -252,7 +279,10 @@ worker_main(void *arg)
 				continue;
 			got += n;
 			dw->rx += n;
-			classify_burst(dp, dw, rx, n, pi, replay ? 0 : now_us(dp));
+			if (dw->w == NULL)
+				sf_burst(dw, rx, n, pi);
+			else
+				classify_burst(dp, dw, rx, n, pi, replay ? 0 : now_us(dp));
 		}
 		for (out = 0; out < dp->n_ports; out++)
 			tx_flush(dw, out);
@@ -264,7 +294,7 @@ worker_main(void *arg)
 		}
 		if (replay && rte_get_timer_cycles() - last_rx_tsc > hz * REPLAY_STALL_US / 1000000)
 			break; /* the input ended early (read error): finish with what came */
-		if (!replay) {
+		if (!replay && dw->w != NULL) {
 			worker_tick(dw->w, now_us(dp));
 			for (out = 0; out < dp->n_ports; out++)
 				tx_flush(dw, out); /* packets released by flows that just ended */
@@ -275,7 +305,8 @@ worker_main(void *arg)
 			sleep_us = RTE_MIN(sleep_us * 2, dp->cfg.idle_sleep_max_us);
 		}
 	}
-	worker_flush(dw->w);
+	if (dw->w != NULL)
+		worker_flush(dw->w);
 	for (uint16_t out = 0; out < dp->n_ports; out++)
 		tx_flush(dw, out);
 	dw->finished = true;
@@ -313,8 +344,8 @@ make_workers(struct datapath *dp, char *err, size_t err_len)
 		wp.id = dw->id;
 		wp.record_ctx = dw;
 		wp.packet_ctx = dw;
-		dw->w = worker_create(&wp);
-		if (dw->w == NULL) {
+		dw->w = dp->p.service_function ? NULL : worker_create(&wp);
+		if (dw->w == NULL && !dp->p.service_function) {
 			snprintf(err, err_len, "worker %u: %s", dw->id, strerror(errno));
 			return -1;
 		}
@@ -425,11 +456,40 @@ drain_records(struct datapath *dp)
 	}
 }
 
+/*
+ * Ask every port for its link state. For a virtio-user port in server mode this is also what
+ * makes it accept the vhost-user client's new connection after the switch restarted (the PMD
+ * reconnects from its link-state update), so the control thread does it periodically.
+ */
+static void
+check_links(struct datapath *dp)
+{
+	uint16_t i;
+
+	if (rte_get_timer_cycles() < dp->next_link_check_tsc)
+		return;
+	dp->next_link_check_tsc = rte_get_timer_cycles() + rte_get_timer_hz() * LINK_CHECK_MS / 1000;
+	for (i = 0; i < dp->n_ports; i++) {
+		struct rte_eth_link link;
+
+		if (rte_eth_link_get_nowait(dp->ports[i], &link) != 0)
+			continue;
+		if (link.link_status != dp->link_up[i]) {
+			dp->link_up[i] = link.link_status;
+			fprintf(stderr, "flowtag: port %s link %s\n", dp->cfg.ports[i].name,
+				link.link_status ? "up" : "down");
+		}
+	}
+}
+
 bool
 datapath_poll(struct datapath *dp)
 {
 	bool all_finished = true;
 	uint32_t i;
+
+	if (dp->p.rx_target == 0)
+		check_links(dp);
 
 	for (i = 0; i < dp->n_workers; i++)
 		all_finished = all_finished && dp->workers[i].finished;
@@ -493,6 +553,8 @@ datapath_get_stats(const struct datapath *dp, struct datapath_stats *st)
 		st->oversize += dw->oversize;
 		st->tag_failed += dw->tag_failed;
 		st->records_dropped += dw->records_dropped;
+		if (dw->w == NULL)
+			continue;
 		worker_get_stats(dw->w, &ws);
 		/* Every 64-bit counter adds up; the two gauges at the end are summed separately. */
 		for (k = 0; k < offsetof(struct worker_stats, flows_active) / sizeof(uint64_t); k++)
@@ -513,17 +575,23 @@ datapath_get_stats(const struct datapath *dp, struct datapath_stats *st)
 const struct dpi *
 datapath_names(const struct datapath *dp)
 {
-	return worker_dpi(dp->workers[0].w);
+	return dp->workers[0].w != NULL ? worker_dpi(dp->workers[0].w) : NULL;
+}
+
+void
+datapath_sf_counters(const struct datapath *dp, uint32_t port, struct sf_counters *c)
+{
+	*c = dp->workers[0].sf[port];
 }
 
 size_t
 datapath_bytes_per_classified_flow(const struct datapath *dp)
 {
-	return worker_bytes_per_classified_flow(dp->workers[0].w);
+	return dp->workers[0].w != NULL ? worker_bytes_per_classified_flow(dp->workers[0].w) : 0;
 }
 
 size_t
 datapath_bytes_per_classifying_flow(const struct datapath *dp)
 {
-	return worker_bytes_per_classifying_flow(dp->workers[0].w);
+	return dp->workers[0].w != NULL ? worker_bytes_per_classifying_flow(dp->workers[0].w) : 0;
 }

@@ -32,6 +32,8 @@ struct datapath_params {
 	datapath_record_cb on_record;
 	void *record_ctx;
 	const struct policy *policy; /* compiled by the caller; NULL = pass everything */
+	/* A dummy service function instead of the classifier: see sf.h. */
+	bool service_function;
 };
 
 struct datapath_stats {
@@ -58,6 +60,9 @@ void datapath_destroy(struct datapath *dp);
 
 void datapath_get_stats(const struct datapath *dp, struct datapath_stats *st);
 const struct dpi *datapath_names(const struct datapath *dp);
+/* Service-function mode: the counters of port `port` (config index). */
+struct sf_counters;
+void datapath_sf_counters(const struct datapath *dp, uint32_t port, struct sf_counters *c);
 size_t datapath_bytes_per_classified_flow(const struct datapath *dp);
 size_t datapath_bytes_per_classifying_flow(const struct datapath *dp);
 

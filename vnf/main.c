@@ -6,6 +6,7 @@
  *   flowtag replay [-c FILE] [--flows FLOWS.jsonl] [--out OUT.pcap] PCAP...
  *                                       captures through the same data path, exit when drained
  *   flowtag check -c FILE               validate a config (exit 2 with file:line:col on error)
+ *   flowtag sf -c FILE                  a dummy service function (demos, tests): see sf.h
  */
 #include <errno.h>
 #include <getopt.h>
@@ -21,6 +22,7 @@
 #include "config.h"
 #include "dpi.h"
 #include "policy.h"
+#include "sf.h"
 #include "datapath.h"
 #include "eal.h"
 #include "flow_record.h"
@@ -45,6 +47,7 @@ usage(FILE *f)
 		   "  flowtag run -c FILE\n"
 		   "  flowtag replay [-c FILE] [--flows FLOWS.jsonl] [--out OUT.pcap] PCAP...\n"
 		   "  flowtag check -c FILE\n"
+		   "  flowtag sf -c FILE       (a dummy service function on the configured ports)\n"
 		   "  flowtag version\n");
 }
 
@@ -150,9 +153,30 @@ print_summary(const struct datapath *dp, const struct record_sink *sink)
 			(unsigned long long)st.records_dropped, (unsigned long long)sink->failed);
 }
 
-/* Run the data path until it finishes (replay) or a signal stops it (run). */
+static void
+print_sf_summary(const struct datapath *dp, const struct config *cfg)
+{
+	uint32_t i, k;
+
+	for (i = 0; i < cfg->n_ports; i++) {
+		struct sf_counters c;
+
+		datapath_sf_counters(dp, i, &c);
+		fprintf(stderr, "flowtag sf: %s: %llu packets (%llu NSH, %llu MPLS, %llu other), %llu "
+				"dropped at SI 0",
+			cfg->ports[i].name, (unsigned long long)c.packets, (unsigned long long)c.nsh,
+			(unsigned long long)c.mpls, (unsigned long long)c.other,
+			(unsigned long long)c.si_expired);
+		for (k = 0; k < c.n_spi; k++)
+			fprintf(stderr, " [SPI %u: %llu]", c.spi[k], (unsigned long long)c.spi_packets[k]);
+		fprintf(stderr, "\n");
+	}
+}
+
+/* Run the data path until it finishes (replay) or a signal stops it (run, sf). */
 static int
-drive(struct config *cfg, uint64_t rx_target, const char *records_path, const char *prog)
+drive(struct config *cfg, uint64_t rx_target, const char *records_path, const char *prog,
+      bool service_function)
 {
 	struct policy *policy = compile_policy(cfg);
 	struct datapath_params dpp = {0};
@@ -184,6 +208,7 @@ drive(struct config *cfg, uint64_t rx_target, const char *records_path, const ch
 	dpp.on_record = write_record;
 	dpp.record_ctx = &sink;
 	dpp.policy = policy;
+	dpp.service_function = service_function;
 	dp = datapath_create(&dpp, err, sizeof(err));
 	if (dp == NULL) {
 		fprintf(stderr, "flowtag: %s\n", err);
@@ -202,10 +227,14 @@ drive(struct config *cfg, uint64_t rx_target, const char *records_path, const ch
 	while (!datapath_poll(dp))
 		rte_delay_us_sleep(1000);
 	running_dp = NULL;
-	print_summary(dp, &sink);
-	fprintf(stderr, "flowtag: memory per flow: %zu bytes classified, %zu more under "
-			"classification (nDPI state)\n",
-		datapath_bytes_per_classified_flow(dp), datapath_bytes_per_classifying_flow(dp));
+	if (service_function) {
+		print_sf_summary(dp, cfg);
+	} else {
+		print_summary(dp, &sink);
+		fprintf(stderr, "flowtag: memory per flow: %zu bytes classified, %zu more under "
+				"classification (nDPI state)\n",
+			datapath_bytes_per_classified_flow(dp), datapath_bytes_per_classifying_flow(dp));
+	}
 out:
 	running_dp = NULL;
 	datapath_destroy(dp);
@@ -257,7 +286,7 @@ cmd_check(int argc, char **argv)
 }
 
 static int
-cmd_run(int argc, char **argv, const char *prog)
+cmd_run(int argc, char **argv, const char *prog, bool service_function)
 {
 	struct config cfg;
 	const char *path = NULL;
@@ -281,7 +310,7 @@ cmd_run(int argc, char **argv, const char *prog)
 		fprintf(stderr, "%s: no ports configured: 'ports' needs at least one vdev\n", path);
 		return EXIT_USAGE;
 	}
-	rc = drive(&cfg, 0, cfg.records_path, prog);
+	rc = drive(&cfg, 0, cfg.records_path, prog, service_function);
 	config_release(&cfg);
 	return rc;
 }
@@ -373,7 +402,7 @@ cmd_replay(int argc, char **argv, const char *prog)
 		config_release(&cfg);
 		return 0;
 	}
-	rc = drive(&cfg, packets, flows != NULL ? flows : cfg.records_path, prog);
+	rc = drive(&cfg, packets, flows != NULL ? flows : cfg.records_path, prog, false);
 	unlink(tmp);
 	config_release(&cfg);
 	return rc;
@@ -390,7 +419,9 @@ main(int argc, char **argv)
 	}
 	cmd = argv[1];
 	if (strcmp(cmd, "run") == 0)
-		return cmd_run(argc - 1, argv + 1, argv[0]);
+		return cmd_run(argc - 1, argv + 1, argv[0], false);
+	if (strcmp(cmd, "sf") == 0)
+		return cmd_run(argc - 1, argv + 1, argv[0], true);
 	if (strcmp(cmd, "replay") == 0)
 		return cmd_replay(argc - 1, argv + 1, argv[0]);
 	if (strcmp(cmd, "check") == 0)

@@ -1,0 +1,109 @@
+#!/usr/bin/python3
+"""The service function forwarder pipeline OVS runs around flowtag, derived from its config.
+
+Pure: chains and port numbers in, OpenFlow 1.3 flows (ovs-ofctl syntax) out.
+
+table 0  steering
+  access port                    -> flowtag
+  from flowtag, chain's tag      -> the chain's first service function
+  from hop k, chain's tag        -> hop k+1 (NSH: SI 255-k, the SF decremented it; MPLS: the
+                                    label's SI byte likewise)
+  from the last hop              -> tag removed (NSH decap x2, pop_vlan, pop_mpls; DSCP stays),
+                                    reg1 = chain number, on to table 1
+  from flowtag, untagged         -> egress (flows the policy passes, non-IP, ...)
+  anything else                  -> drop (counted by the rule)
+table 1  chain end: each chain's packets leave by the egress port; TCP/UDP flows are learnt
+         into table 20 + chain number (one entry per direction), so OVS itself can say which
+         flows took which chain.
+"""
+
+import yaml
+
+NSH_SI_CLASSIFIER = 255
+COOKIE_CHAIN_END = 0x100  # + chain number: the rule whose packet count is the chain's
+LEARN_TABLE = 20  # + chain number
+
+
+def load_chains(config_path):
+    """Chains of a flowtag config: [{name, tag, spi, vid, dscp, md_type, hops}, ...]."""
+    with open(config_path) as f:
+        cfg = yaml.safe_load(f) or {}
+    chains = []
+    for c in cfg.get("chains") or []:
+        chains.append({
+            "name": c["name"], "tag": c["tag"], "spi": int(c.get("spi", 0)),
+            "vid": int(c.get("vid", 0)), "dscp": int(c.get("dscp", 0)),
+            "md_type": int(c.get("md_type", 1)), "hops": int(c.get("hops", 1)),
+        })
+    return chains
+
+
+def sf_port_names(chains):
+    """OVS port names of the service functions, in chain order: sf-<chain>-<hop>."""
+    return [("sf-%s-%d" % (c["name"], k), c["name"], k) for c in chains
+            for k in range(1, c["hops"] + 1)]
+
+
+def tag_matches(chain, hop_done):
+    """Match(es) for a packet of `chain` after `hop_done` service functions (0 = from flowtag)."""
+    t = chain["tag"]
+    if t == "nsh":
+        return ["dl_type=0x894f,nsh_spi=%d,nsh_si=%d" % (chain["spi"],
+                                                         NSH_SI_CLASSIFIER - hop_done)]
+    if t == "vlan":
+        return ["dl_vlan=%d" % chain["vid"]]
+    if t == "mpls":
+        return ["mpls,mpls_label=%d" % (chain["spi"] << 8 | (NSH_SI_CLASSIFIER - hop_done))]
+    if t == "dscp":
+        return ["ip,ip_dscp=%d" % chain["dscp"], "ipv6,ip_dscp=%d" % chain["dscp"]]
+    raise ValueError("chain %s: unknown tag %s" % (chain["name"], t))
+
+
+def strip_actions(chain):
+    t = chain["tag"]
+    if t == "nsh":
+        return "decap(),decap()"  # outer Ethernet, then NSH: the original frame remains
+    if t == "vlan":
+        return "pop_vlan"
+    if t == "mpls":
+        return "pop_mpls:0x0800"  # networking-sfc's choice: MPLS chains carry IPv4
+    return ""  # DSCP: the mark stays, nothing to remove
+
+
+def flows(chains, ports):
+    """ports: {"access": n, "vnf": n, "egress": n, "sf": {(chain, hop): n}}."""
+    out = ["table=0,priority=100,in_port=%d,actions=output:%d" % (ports["access"], ports["vnf"])]
+    for i, c in enumerate(chains):
+        num = i + 1
+        first = ports["sf"][(c["name"], 1)]
+        for m in tag_matches(c, 0):
+            out.append("table=0,priority=200,in_port=%d,%s,actions=output:%d"
+                       % (ports["vnf"], m, first))
+        for k in range(1, c["hops"] + 1):
+            here = ports["sf"][(c["name"], k)]
+            for m in tag_matches(c, k):
+                if k < c["hops"]:
+                    act = "output:%d" % ports["sf"][(c["name"], k + 1)]
+                else:
+                    strip = strip_actions(c)
+                    act = (strip + "," if strip else "") + \
+                        "load:%d->NXM_NX_REG1[],resubmit(,1)" % num
+                out.append("table=0,priority=200,cookie=%#x,in_port=%d,%s,actions=%s"
+                           % (COOKIE_CHAIN_END + num if k == c["hops"] else 0, here, m, act))
+        learn = LEARN_TABLE + num
+        for proto, l4 in (("tcp", "TCP"), ("udp", "UDP")):
+            out.append("table=1,priority=100,reg1=%d,%s,actions=learn(table=%d,"
+                       "idle_timeout=3600,eth_type=0x800,nw_proto=%d,NXM_OF_IP_SRC[],"
+                       "NXM_OF_IP_DST[],NXM_OF_%s_SRC[],NXM_OF_%s_DST[]),output:%d"
+                       % (num, proto, learn, 6 if proto == "tcp" else 17, l4, l4,
+                          ports["egress"]))
+            out.append("table=1,priority=100,reg1=%d,%s6,actions=learn(table=%d,"
+                       "idle_timeout=3600,eth_type=0x86dd,nw_proto=%d,NXM_NX_IPV6_SRC[],"
+                       "NXM_NX_IPV6_DST[],NXM_OF_%s_SRC[],NXM_OF_%s_DST[]),output:%d"
+                       % (num, proto, learn, 6 if proto == "tcp" else 17, l4, l4,
+                          ports["egress"]))
+        out.append("table=1,priority=50,reg1=%d,actions=output:%d" % (num, ports["egress"]))
+    out.append("table=0,priority=10,in_port=%d,actions=output:%d" % (ports["vnf"],
+                                                                     ports["egress"]))
+    out.append("table=0,priority=0,actions=drop")
+    return out
