@@ -107,3 +107,29 @@ def flows(chains, ports):
                                                                      ports["egress"]))
     out.append("table=0,priority=0,actions=drop")
     return out
+
+
+def main():
+    import argparse
+
+    ap = argparse.ArgumentParser(
+        description="Print the OVS pipeline for a flowtag config (ovs-ofctl replace-flows "
+                    "input). Service-function ports are numbered from --sf-base in the order "
+                    "of sf_port_names(): sf-<chain>-<hop>, chains in config order.")
+    ap.add_argument("--config", required=True)
+    ap.add_argument("--access", type=int, default=1)
+    ap.add_argument("--vnf", type=int, default=2)
+    ap.add_argument("--egress", type=int, default=3)
+    ap.add_argument("--sf-base", type=int, default=10)
+    a = ap.parse_args()
+    chains = load_chains(a.config)
+    names = sf_port_names(chains)
+    ports = {"access": a.access, "vnf": a.vnf, "egress": a.egress,
+             "sf": {(chain, hop): a.sf_base + i for i, (_, chain, hop) in enumerate(names)}}
+    for i, (name, _, _) in enumerate(names):
+        print("# port %d: %s" % (a.sf_base + i, name))
+    print("\n".join(flows(chains, ports)))
+
+
+if __name__ == "__main__":
+    main()
