@@ -44,6 +44,15 @@ BRIDGE = "br-ft"
 PORT_ACCESS, PORT_VNF, PORT_EGRESS, PORT_SF_BASE = 1, 2, 3, 10
 
 
+def _free_port():
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
 class Testbed:
     def __init__(self, flowtag, config, rate=2000, flows_per_pass=100, rundir=None,
                  db_sock=None, ovs_rundir=None, log=print):
@@ -62,6 +71,7 @@ class Testbed:
         self.procs = {}
         self.traffic = None
         self.egress_pcap = os.path.join(self.dir, "egress.pcap")
+        self.api_port = _free_port()
         self.records = os.path.join(self.dir, "flows.jsonl")
 
     # ---- configs for flowtag and the service functions ----
@@ -76,6 +86,7 @@ class Testbed:
             f.write("ports:\n  - name: vnf0\n    vdev: \"net_virtio_user0,path=%s,server=1,"
                     "queues=1,queue_size=1024\"\n" % self.sock("vnf0"))
             f.write("records: {path: %s}\n" % self.records)
+            f.write("api: {listen: \"127.0.0.1:%d\"}\n" % self.api_port)
             # The vhost-user ports' MTU (ovs.VHOST_MTU): a larger tagged frame is counted.
             f.write("datapath: {mtu: %d}\n" % ovslib.VHOST_MTU)
         with open(os.path.join(self.dir, "sf.yaml"), "w") as f:
@@ -130,7 +141,9 @@ class Testbed:
     def up(self):
         os.makedirs(self.dir, exist_ok=True)
         self._write_configs()
-        self.log("testbed: run directory %s" % self.dir)
+        self.log("testbed: run directory %s; flowtag's API: http://127.0.0.1:%d/v1/ "
+                 "(vnf/flowtagctl --url http://127.0.0.1:%d top)" % (self.dir, self.api_port,
+                                                                   self.api_port))
         self.ovs.start()
         self.ovs.add_bridge(BRIDGE)
         # A DPDK virtio-user server waits in its probe for the client: OVS connects to each

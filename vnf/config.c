@@ -36,6 +36,8 @@ config_defaults(struct config *cfg)
 	/* Virtual switches carry jumbo frames; NSH adds 38+ bytes to every packet it tags. */
 	cfg->mtu = 9000;
 	cfg->oversize_drop = false;
+	snprintf(cfg->api_listen, sizeof(cfg->api_listen), "127.0.0.1:8080");
+	cfg->api_max_body = 1 << 20;
 }
 
 const struct policy_spec *
@@ -483,6 +485,37 @@ static const struct key_def flows_keys[] = {
 	{"packet_budget", fl_budget}, {NULL, NULL},
 };
 
+/* api: */
+static void
+api_listen(struct loader *ld, struct config *cfg, const char *key, yaml_node_t *v)
+{
+	get_str(ld, v, key, cfg->api_listen, sizeof(cfg->api_listen));
+	if (!ld->failed && cfg->api_listen[0] != '\0' && strrchr(cfg->api_listen, ':') == NULL)
+		fail_at(ld, v, "'%s' must be ADDRESS:PORT (e.g. 127.0.0.1:8080) or \"\" for no API",
+			key);
+}
+static void
+api_token(struct loader *ld, struct config *cfg, const char *key, yaml_node_t *v)
+{
+	get_str(ld, v, key, cfg->api_token_file, sizeof(cfg->api_token_file));
+}
+static void
+api_body(struct loader *ld, struct config *cfg, const char *key, yaml_node_t *v)
+{
+	get_uint(ld, v, key, 1024, 64u << 20, &cfg->api_max_body);
+}
+static const struct key_def api_keys[] = {
+	{"listen", api_listen},
+	{"token_file", api_token},
+	{"max_body_bytes", api_body},
+	{NULL, NULL},
+};
+static void
+sec_api(struct loader *ld, struct config *cfg, const char *key, yaml_node_t *v)
+{
+	walk_mapping(ld, cfg, v, key, api_keys);
+}
+
 /* records: */
 static void
 rec_path(struct loader *ld, struct config *cfg, const char *key, yaml_node_t *v)
@@ -822,6 +855,7 @@ static void
 po_version(struct loader *ld, struct config *cfg, const char *key, yaml_node_t *v)
 {
 	get_uint(ld, v, key, 0, UINT32_MAX, &cfg->policy->version);
+	cfg->policy->version_set = true;
 }
 static const struct key_def policy_keys[] = {
 	{"default", po_default},   {"unclassified", po_unclassified}, {"hold_packets", po_hold},
@@ -857,7 +891,7 @@ sec_records(struct loader *ld, struct config *cfg, const char *key, yaml_node_t 
 static const struct key_def top_keys[] = {
 	{"eal", sec_eal},	    {"ports", ports_list}, {"datapath", sec_datapath},
 	{"flows", sec_flows}, {"records", sec_records}, {"chains", chains_list},
-	{"rules", rules_list}, {"policy", sec_policy}, {NULL, NULL},
+	{"rules", rules_list}, {"policy", sec_policy}, {"api", sec_api}, {NULL, NULL},
 };
 
 /* Rules that span sections, checked once everything is read. */

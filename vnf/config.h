@@ -69,6 +69,11 @@ struct config {
 	uint32_t mtu; /* largest IP packet the port carries; tagged frames beyond are "oversize" */
 	bool oversize_drop; /* oversize tagged frames: drop (true) or send untagged (false) */
 
+	/* api: */
+	char api_listen[128]; /* "ADDR:PORT"; "" = no API */
+	char api_token_file[CONFIG_STR_MAX]; /* a file holding the bearer token; "" = none */
+	uint32_t api_max_body; /* bytes; larger requests get 413 */
+
 	/* chains:, rules:, policy: (NULL until the file has one of them: pass everything) */
 	struct policy_spec *policy;
 };

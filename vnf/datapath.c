@@ -2,6 +2,7 @@
 #include "datapath.h"
 
 #include <errno.h>
+#include <fnmatch.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,7 @@
 #include <rte_mbuf_dyn.h>
 #include <rte_mempool.h>
 #include <rte_pause.h>
+#include <rte_rcu_qsbr.h>
 #include <rte_ring.h>
 
 #include "port.h"
@@ -34,6 +36,20 @@
 
 #define MAX_PORTS CONFIG_MAX_PORTS
 #define TX_BUF 64
+
+#define CMD_RING_SIZE 16
+#define JOB_SCAN_STEP 4096 /* table entries a worker looks at per loop for a snapshot */
+#define JOB_FLUSH_STEP 512 /* flows it ends per loop for a flush */
+
+/* A request from the control thread, carried out by a worker in bounded steps. */
+struct dp_command {
+	enum { CMD_FLOWS, CMD_FLUSH } kind;
+	const struct datapath_flow_filter *filter;
+	uint32_t offset, max;
+	struct flow_record *out;
+	uint32_t matched, copied, cursor;
+	volatile bool done;
+};
 
 /* One worker lcore's state: written only by that lcore (except `stop`). */
 struct dp_worker {
@@ -54,6 +70,11 @@ struct dp_worker {
 	uint64_t tag_failed;
 	uint64_t records_dropped;
 	struct sf_counters sf[MAX_PORTS]; /* service-function mode */
+	struct rte_ring *cmds; /* control -> worker requests */
+	struct dp_command *job; /* the one being carried out */
+	const struct policy *policy_seen;
+	volatile bool pass_done; /* replay --loop: input drained, flows flushed, waiting */
+	uint64_t pass_rx; /* replay: packets of the current pass */
 } __rte_cache_aligned;
 
 struct datapath {
@@ -70,6 +91,9 @@ struct datapath {
 	uint64_t ts_flag;
 	uint64_t epoch_us; /* wall clock at TSC 0, for live timestamps */
 	uint32_t n_workers;
+	struct policy *policy; /* read by workers under RCU */
+	struct rte_rcu_qsbr *qsbr;
+	uint64_t pass_done_tsc; /* replay --loop: when every worker finished its pass */
 	uint64_t next_link_check_tsc;
 	uint8_t link_up[MAX_PORTS];
 	struct dp_worker workers[RTE_MAX_LCORE];
@@ -82,7 +106,8 @@ static void
 record_to_ring(void *ctx, const struct flow_record *rec)
 {
 	struct dp_worker *dw = ctx;
-	bool lossless = dw->dp->p.lossless_records;
+	/* Replay, and the final flush at shutdown: every record matters more than latency. */
+	bool lossless = dw->dp->p.lossless_records || dw->dp->stop;
 	void *obj;
 
 	while (rte_mempool_get(dw->dp->rec_pool, &obj) != 0) {
@@ -255,6 +280,90 @@ sf_burst(struct dp_worker *dw, struct rte_mbuf **rx, uint16_t n, uint16_t port_i
 	}
 }
 
+static bool
+filter_match(const struct datapath_flow_filter *f, const struct flow_record *r)
+{
+	if (f == NULL)
+		return true;
+	if (f->app >= 0 && r->verdict.app_proto != f->app && r->verdict.master_proto != f->app)
+		return false;
+	if (f->host_glob != NULL && fnmatch(f->host_glob, r->meta.host, FNM_CASEFOLD) != 0)
+		return false;
+	if (f->chain >= -1) {
+		/* chain: its name is in the record; -1 = flows on no chain */
+		const char *want = f->chain >= 0 ? f->chain_name : "";
+
+		if (strcmp(r->chain, want) != 0)
+			return false;
+	}
+	if (f->cidr_version != 0) {
+		const uint8_t *ends[2] = {r->key.lo_addr, r->key.hi_addr};
+		uint32_t full = f->cidr_prefix / 8, rest = f->cidr_prefix % 8;
+		bool any = false;
+		int k;
+
+		if (r->key.ip_version != f->cidr_version)
+			return false;
+		for (k = 0; k < 2 && !any; k++)
+			any = memcmp(ends[k], f->cidr_addr, full) == 0 &&
+			      (rest == 0 || ((ends[k][full] ^ f->cidr_addr[full]) & (0xff00 >> rest)) == 0);
+		if (!any)
+			return false;
+	}
+	return true;
+}
+
+static void
+job_collect(void *ctx, const struct flow_record *rec)
+{
+	struct dp_command *c = ctx;
+
+	if (rec == NULL) { /* a flush: count the flows ended */
+		c->matched++;
+		return;
+	}
+	if (!filter_match(c->filter, rec))
+		return;
+	if (c->matched >= c->offset && c->copied < c->max)
+		c->out[c->copied++] = *rec;
+	c->matched++;
+}
+
+/* A step of the current control request: a bounded slice of the table per loop. */
+static void
+job_step(struct dp_worker *dw)
+{
+	struct dp_command *c;
+	uint16_t out;
+
+	if (dw->job == NULL && rte_ring_sc_dequeue(dw->cmds, (void **)&dw->job) != 0)
+		return;
+	c = dw->job;
+	if (c->kind == CMD_FLOWS) {
+		c->cursor = worker_visit_flows(dw->w, c->cursor, JOB_SCAN_STEP, false, job_collect, c);
+	} else {
+		c->cursor = worker_visit_flows(dw->w, c->cursor, JOB_FLUSH_STEP, true, job_collect, c);
+		for (out = 0; out < dw->dp->n_ports; out++)
+			tx_flush(dw, out); /* packets released by the flows just ended */
+	}
+	if (c->cursor == UINT32_MAX) {
+		__atomic_store_n(&c->done, true, __ATOMIC_RELEASE);
+		dw->job = NULL;
+	}
+}
+
+/* Move to the policy the control thread published, if it changed (RCU reader side). */
+static inline void
+follow_policy(struct dp_worker *dw)
+{
+	const struct policy *p = __atomic_load_n(&dw->dp->policy, __ATOMIC_ACQUIRE);
+
+	if (p != dw->policy_seen) {
+		worker_set_policy(dw->w, p);
+		dw->policy_seen = p;
+	}
+}
+
 static int
 worker_main(void *arg)
 {
@@ -266,19 +375,57 @@ worker_main(void *arg)
 	struct rte_mbuf *rx[MAX_BURST];
 	uint32_t idle_polls = 0, sleep_us = 1;
 	uint64_t last_rx_tsc = rte_get_timer_cycles();
+	/* Replay pacing: a token bucket of packets, refilled at replay_pps. */
+	const uint64_t pps = dp->p.replay_pps;
+	uint64_t paced_tsc = rte_get_timer_cycles(), paced_rx = 0;
 
+	if (dw->w != NULL) {
+		rte_rcu_qsbr_thread_register(dp->qsbr, dw->id);
+		rte_rcu_qsbr_thread_online(dp->qsbr, dw->id);
+		dw->policy_seen = dp->policy;
+	}
 	while (!dp->stop) {
 		uint16_t pi, out, got = 0;
 
-		if (replay && dw->rx >= dp->p.rx_target)
-			break;
+		if (dw->w != NULL) {
+			rte_rcu_qsbr_quiescent(dp->qsbr, dw->id); /* no policy reference held here */
+			follow_policy(dw);
+			if (dw->job != NULL || rte_ring_count(dw->cmds) > 0)
+				job_step(dw);
+		}
+		if (replay && dw->pass_rx >= dp->p.rx_target) {
+			if (!dp->p.loop)
+				break;
+			if (!dw->pass_done) {
+				/* End of a pass: every flow ends; the control thread rewinds the input. */
+				worker_flush(dw->w);
+				for (out = 0; out < dp->n_ports; out++)
+					tx_flush(dw, out);
+				dw->pass_done = true;
+			}
+			rte_delay_us_sleep(1000);
+			last_rx_tsc = rte_get_timer_cycles();
+			continue;
+		}
+		if (replay && pps > 0) {
+			uint64_t allowed = (rte_get_timer_cycles() - paced_tsc) * pps / hz;
+
+			if (paced_rx >= allowed) {
+				rte_delay_us_sleep(200);
+				last_rx_tsc = rte_get_timer_cycles(); /* waiting is not stalling */
+				continue;
+			}
+		}
 		for (pi = 0; pi < dp->n_ports; pi++) {
-			uint16_t n = rte_eth_rx_burst(dp->ports[pi], 0, rx, burst);
+			uint16_t n = rte_eth_rx_burst(dp->ports[pi], 0, rx,
+						      replay && pps > 0 ? RTE_MIN(burst, 8) : burst);
 
 			if (n == 0)
 				continue;
 			got += n;
 			dw->rx += n;
+			dw->pass_rx += n;
+			paced_rx += n;
 			if (dw->w == NULL)
 				sf_burst(dw, rx, n, pi);
 			else
@@ -305,8 +452,13 @@ worker_main(void *arg)
 			sleep_us = RTE_MIN(sleep_us * 2, dp->cfg.idle_sleep_max_us);
 		}
 	}
-	if (dw->w != NULL)
+	if (dw->w != NULL) {
 		worker_flush(dw->w);
+		rte_rcu_qsbr_thread_offline(dp->qsbr, dw->id);
+		rte_rcu_qsbr_thread_unregister(dp->qsbr, dw->id);
+		if (dw->job != NULL) /* a request that came too late: answered with what there is */
+			__atomic_store_n(&dw->job->done, true, __ATOMIC_RELEASE);
+	}
 	for (uint16_t out = 0; out < dp->n_ports; out++)
 		tx_flush(dw, out);
 	dw->finished = true;
@@ -327,7 +479,7 @@ make_workers(struct datapath *dp, char *err, size_t err_len)
 	wp.budget_udp = cfg->budget_udp;
 	wp.budget_other = cfg->budget_other;
 	wp.malformed = cfg->malformed;
-	wp.policy = dp->p.policy;
+	wp.policy = dp->policy;
 	wp.on_record = record_to_ring;
 	wp.on_packet = packet_out;
 
@@ -353,7 +505,10 @@ make_workers(struct datapath *dp, char *err, size_t err_len)
 		dw->records = rte_ring_create(name, RECORD_RING_SIZE, (int)rte_lcore_to_socket_id(lcore),
 					      RING_F_SP_ENQ | RING_F_SC_DEQ);
 		dw->scratch = malloc(SCRATCH_SIZE);
-		if (dw->records == NULL || dw->scratch == NULL) {
+		snprintf(name, sizeof(name), "cmds%u", dw->id);
+		dw->cmds = rte_ring_create(name, CMD_RING_SIZE, (int)rte_lcore_to_socket_id(lcore),
+					   RING_F_SP_ENQ | RING_F_SC_DEQ);
+		if (dw->records == NULL || dw->scratch == NULL || dw->cmds == NULL) {
 			snprintf(err, err_len, "worker %u: out of memory for its record ring", dw->id);
 			return -1;
 		}
@@ -379,9 +534,11 @@ datapath_create(const struct datapath_params *params, char *err, size_t err_len)
 	dp = rte_zmalloc("datapath", sizeof(*dp), RTE_CACHE_LINE_SIZE);
 	if (dp == NULL) {
 		snprintf(err, err_len, "out of DPDK memory");
+		policy_destroy(params->policy);
 		return NULL;
 	}
 	dp->p = *params;
+	dp->policy = params->policy; /* ours from here */
 	dp->cfg = *params->cfg;
 	dp->cfg.n_eal_extra = 0; /* the copy does not own the strings */
 	gettimeofday(&tv, NULL);
@@ -414,6 +571,11 @@ datapath_create(const struct datapath_params *params, char *err, size_t err_len)
 		int bit = rte_mbuf_dynflag_lookup(RTE_MBUF_DYNFLAG_RX_TIMESTAMP_NAME, NULL);
 
 		dp->ts_flag = bit >= 0 ? RTE_BIT64(bit) : 0;
+	}
+	dp->qsbr = rte_zmalloc("qsbr", rte_rcu_qsbr_get_memsize(RTE_MAX_LCORE), RTE_CACHE_LINE_SIZE);
+	if (dp->qsbr == NULL || rte_rcu_qsbr_init(dp->qsbr, RTE_MAX_LCORE) != 0) {
+		snprintf(err, err_len, "cannot set up RCU for policy updates");
+		goto fail;
 	}
 	if (make_workers(dp, err, err_len) != 0)
 		goto fail;
@@ -456,6 +618,32 @@ drain_records(struct datapath *dp)
 	}
 }
 
+/* replay --loop: once every worker finished its pass, read the captures again from the start. */
+static void
+rewind_input(struct datapath *dp)
+{
+	uint32_t i;
+
+	for (i = 0; i < dp->n_workers; i++)
+		if (!dp->workers[i].pass_done)
+			return;
+	if (dp->pass_done_tsc == 0) {
+		dp->pass_done_tsc = rte_get_timer_cycles();
+		return;
+	}
+	if (rte_get_timer_cycles() - dp->pass_done_tsc < rte_get_timer_hz() * dp->p.loop_pause_ms / 1000)
+		return;
+	for (i = 0; i < dp->n_ports; i++) {
+		rte_eth_dev_stop(dp->ports[i]); /* net_pcap reopens its file at start */
+		rte_eth_dev_start(dp->ports[i]);
+	}
+	dp->pass_done_tsc = 0;
+	for (i = 0; i < dp->n_workers; i++) {
+		dp->workers[i].pass_rx = 0;
+		__atomic_store_n(&dp->workers[i].pass_done, false, __ATOMIC_RELEASE);
+	}
+}
+
 /*
  * Ask every port for its link state. For a virtio-user port in server mode this is also what
  * makes it accept the vhost-user client's new connection after the switch restarted (the PMD
@@ -490,6 +678,8 @@ datapath_poll(struct datapath *dp)
 
 	if (dp->p.rx_target == 0)
 		check_links(dp);
+	if (dp->p.loop)
+		rewind_input(dp);
 
 	for (i = 0; i < dp->n_workers; i++)
 		all_finished = all_finished && dp->workers[i].finished;
@@ -525,8 +715,11 @@ datapath_destroy(struct datapath *dp)
 	for (i = 0; i < dp->n_workers; i++) {
 		worker_destroy(dp->workers[i].w);
 		rte_ring_free(dp->workers[i].records);
+		rte_ring_free(dp->workers[i].cmds);
 		free(dp->workers[i].scratch);
 	}
+	policy_destroy(dp->policy);
+	rte_free(dp->qsbr);
 	rte_mempool_free(dp->pkt_pool);
 	rte_mempool_free(dp->rec_pool);
 	rte_free(dp);
@@ -594,4 +787,132 @@ size_t
 datapath_bytes_per_classifying_flow(const struct datapath *dp)
 {
 	return dp->workers[0].w != NULL ? worker_bytes_per_classifying_flow(dp->workers[0].w) : 0;
+}
+
+void
+datapath_set_policy(struct datapath *dp, struct policy *p)
+{
+	struct policy *old = dp->policy;
+
+	__atomic_store_n(&dp->policy, p, __ATOMIC_RELEASE);
+	/* Every worker passes a quiescent point (at most one loop, or one idle sleep) ... */
+	rte_rcu_qsbr_synchronize(dp->qsbr, RTE_QSBR_THRID_INVALID);
+	/* ... after which none can still be reading the old one. */
+	policy_destroy(old);
+}
+
+const struct policy *
+datapath_policy(const struct datapath *dp)
+{
+	return dp->policy;
+}
+
+static int
+run_job(struct datapath *dp, struct dp_command *c, uint32_t timeout_ms)
+{
+	uint64_t deadline = rte_get_timer_cycles() + rte_get_timer_hz() * timeout_ms / 1000;
+	struct dp_worker *dw = &dp->workers[0];
+
+	if (dw->w == NULL || dw->finished || rte_ring_sp_enqueue(dw->cmds, c) != 0)
+		return -EAGAIN;
+	while (!__atomic_load_n(&c->done, __ATOMIC_ACQUIRE)) {
+		if (rte_get_timer_cycles() > deadline)
+			return -ETIMEDOUT; /* `c` stays valid: the caller keeps it (static) */
+		rte_delay_us_sleep(100);
+	}
+	return 0;
+}
+
+int
+datapath_flows(struct datapath *dp, const struct datapath_flow_filter *f, uint32_t offset,
+	       uint32_t max, struct flow_record *out, bool *more, uint32_t timeout_ms)
+{
+	/* Static: a request that times out may still be read by the worker later. */
+	static struct dp_command c;
+	int rc;
+
+	if (c.kind == CMD_FLOWS && c.out != NULL && !c.done)
+		return -EBUSY;
+	memset(&c, 0, sizeof(c));
+	c.kind = CMD_FLOWS;
+	c.filter = f;
+	c.offset = offset;
+	c.max = max;
+	c.out = out;
+	rc = run_job(dp, &c, timeout_ms);
+	if (rc != 0)
+		return rc;
+	*more = c.matched > offset + c.copied;
+	return (int)c.copied;
+}
+
+int
+datapath_flush_flows(struct datapath *dp, uint32_t timeout_ms)
+{
+	static struct dp_command c;
+	int rc;
+
+	memset(&c, 0, sizeof(c));
+	c.kind = CMD_FLUSH;
+	rc = run_job(dp, &c, timeout_ms);
+	return rc != 0 ? rc : (int)c.matched;
+}
+
+uint32_t
+datapath_port_count(const struct datapath *dp)
+{
+	return dp->n_ports;
+}
+
+void
+datapath_port_info(const struct datapath *dp, uint32_t i, struct datapath_port_info *info)
+{
+	struct rte_eth_stats ps;
+
+	memset(info, 0, sizeof(*info));
+	info->name = dp->cfg.ports[i].name;
+	info->link_up = dp->p.rx_target > 0 || dp->link_up[i];
+	if (rte_eth_stats_get(dp->ports[i], &ps) == 0) {
+		info->rx_packets = ps.ipackets;
+		info->tx_packets = ps.opackets;
+		info->rx_errors = ps.ierrors;
+		info->rx_missed = ps.imissed;
+		info->rx_nombuf = ps.rx_nombuf;
+		info->tx_errors = ps.oerrors;
+	}
+}
+
+uint32_t
+datapath_worker_count(const struct datapath *dp)
+{
+	return dp->n_workers;
+}
+
+void
+datapath_worker_stats(const struct datapath *dp, uint32_t i, struct worker_stats *st)
+{
+	if (dp->workers[i].w != NULL)
+		worker_get_stats(dp->workers[i].w, st);
+	else
+		memset(st, 0, sizeof(*st));
+}
+
+bool
+datapath_ready(const struct datapath *dp)
+{
+	uint32_t i;
+
+	if (!dp->launched || dp->stop)
+		return false;
+	for (i = 0; i < dp->n_workers; i++)
+		if (dp->workers[i].finished)
+			return false;
+	for (i = 0; i < dp->n_ports; i++) {
+		struct datapath_port_info info;
+
+		datapath_port_info(dp, i, &info);
+		if (!info.link_up)
+			return false;
+	}
+	return true;
 }

@@ -31,7 +31,12 @@ struct datapath_params {
 	bool lossless_records;
 	datapath_record_cb on_record;
 	void *record_ctx;
-	const struct policy *policy; /* compiled by the caller; NULL = pass everything */
+	/* Compiled by the caller; the data path owns it from here (NULL = pass everything). */
+	struct policy *policy;
+	/* Replay: after each pass, flush the flows and read the input again (fresh flows). */
+	bool loop;
+	uint32_t loop_pause_ms; /* between passes */
+	uint32_t replay_pps; /* replay pacing, packets per second; 0 = as fast as it goes */
 	/* A dummy service function instead of the classifier: see sf.h. */
 	bool service_function;
 };
@@ -57,6 +62,45 @@ bool datapath_poll(struct datapath *dp);
 void datapath_stop(struct datapath *dp);
 /* Waits for the workers, delivers the last records, closes the ports. NULL-safe. */
 void datapath_destroy(struct datapath *dp);
+
+/*
+ * Swap in a new policy under traffic: workers move to it at their next burst (RCU), no packet
+ * waits or is dropped; the old one is freed once no worker can see it. Control thread.
+ */
+void datapath_set_policy(struct datapath *dp, struct policy *p);
+const struct policy *datapath_policy(const struct datapath *dp);
+
+/* A view of the live flows, filtered by the worker (NULL / -1 = any). */
+struct datapath_flow_filter {
+	int app; /* nDPI protocol id: master or app */
+	const char *host_glob;
+	int chain; /* -2 = any; -1 = flows on no chain; >= 0: on chain `chain_name` */
+	char chain_name[32];
+	uint8_t cidr_version; /* 0 = any */
+	uint8_t cidr_prefix;
+	uint8_t cidr_addr[16]; /* either endpoint */
+};
+/*
+ * Copy up to `max` records of live flows that match, skipping the first `offset` matches.
+ * Returns how many were copied, *more tells whether others matched beyond; -ETIMEDOUT if a
+ * worker did not answer within timeout_ms. Control thread; workers scan in bounded steps.
+ */
+int datapath_flows(struct datapath *dp, const struct datapath_flow_filter *f, uint32_t offset,
+		   uint32_t max, struct flow_record *out, bool *more, uint32_t timeout_ms);
+/* End every live flow (records written); returns how many, or -ETIMEDOUT. */
+int datapath_flush_flows(struct datapath *dp, uint32_t timeout_ms);
+
+/* Ports: name, link state, counters. */
+struct datapath_port_info {
+	const char *name;
+	bool link_up;
+	uint64_t rx_packets, tx_packets, rx_errors, rx_missed, rx_nombuf, tx_errors;
+};
+uint32_t datapath_port_count(const struct datapath *dp);
+void datapath_port_info(const struct datapath *dp, uint32_t i, struct datapath_port_info *info);
+uint32_t datapath_worker_count(const struct datapath *dp);
+void datapath_worker_stats(const struct datapath *dp, uint32_t i, struct worker_stats *st);
+bool datapath_ready(const struct datapath *dp);
 
 void datapath_get_stats(const struct datapath *dp, struct datapath_stats *st);
 const struct dpi *datapath_names(const struct datapath *dp);

@@ -4,11 +4,11 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "json.h"
 #include "policy.h"
 
 const char *
@@ -48,56 +48,13 @@ flow_end_reason_name(enum flow_end_reason r)
 	return (unsigned int)r < FLOW_END_REASON_COUNT ? names[r] : "unknown";
 }
 
-/* A bounded writer: once out of room it records the failure and writes nothing more. */
-struct jbuf {
-	char *p;
-	size_t len;
-	size_t used;
-	bool overflow;
-};
-
-static void __attribute__((format(printf, 2, 3)))
-jprintf(struct jbuf *b, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (b->overflow)
-		return;
-	va_start(ap, fmt);
-	n = vsnprintf(b->p + b->used, b->len - b->used, fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= b->len - b->used)
-		b->overflow = true;
-	else
-		b->used += (size_t)n;
-}
-
-/* A JSON string (RFC 8259 §7): nDPI's host names come off the wire and may hold anything. */
 static void
-jstring(struct jbuf *b, const char *s)
-{
-	jprintf(b, "\"");
-	for (; *s != '\0' && !b->overflow; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\')
-			jprintf(b, "\\%c", c);
-		else if (c < 0x20 || c == 0x7f)
-			jprintf(b, "\\u%04x", c);
-		else
-			jprintf(b, "%c", c);
-	}
-	jprintf(b, "\"");
-}
-
-static void
-jaddr(struct jbuf *b, const uint8_t *addr, uint8_t version)
+jaddr(struct json_buf *b, const uint8_t *addr, uint8_t version)
 {
 	char text[INET6_ADDRSTRLEN];
 
 	inet_ntop(version == 4 ? AF_INET : AF_INET6, addr, text, sizeof(text));
-	jstring(b, text);
+	json_string(b, text);
 }
 
 static const char *
@@ -108,6 +65,8 @@ dpi_state_name(uint8_t s)
 		return "detected";
 	case FLOW_DPI_GAVE_UP:
 		return "gave_up";
+	case FLOW_DPI_CLASSIFYING:
+		return "classifying";
 	default:
 		return "no_state";
 	}
@@ -116,7 +75,7 @@ dpi_state_name(uint8_t s)
 int
 flow_record_to_json(const struct flow_record *r, const struct dpi *names, char *buf, size_t len)
 {
-	struct jbuf b = {.p = buf, .len = len};
+	struct json_buf b;
 	const uint8_t *src_addr = r->initiator_hi ? r->key.hi_addr : r->key.lo_addr;
 	const uint8_t *dst_addr = r->initiator_hi ? r->key.lo_addr : r->key.hi_addr;
 	uint16_t src_port = r->initiator_hi ? r->key.hi_port : r->key.lo_port;
@@ -125,60 +84,61 @@ flow_record_to_json(const struct flow_record *r, const struct dpi *names, char *
 	bool first = true;
 	unsigned int bit;
 
-	jprintf(&b, "{\"flow_id\":%u,\"worker\":%u,\"l4\":", r->flow_id, r->worker);
-	jstring(&b, flow_record_l4_name(r->key.l4_proto, l4, sizeof(l4)));
-	jprintf(&b, ",\"src_ip\":");
+	json_init(&b, buf, len);
+	json_printf(&b, "{\"flow_id\":%u,\"worker\":%u,\"l4\":", r->flow_id, r->worker);
+	json_string(&b, flow_record_l4_name(r->key.l4_proto, l4, sizeof(l4)));
+	json_printf(&b, ",\"src_ip\":");
 	jaddr(&b, src_addr, r->key.ip_version);
-	jprintf(&b, ",\"src_port\":%u,\"dst_ip\":", src_port);
+	json_printf(&b, ",\"src_port\":%u,\"dst_ip\":", src_port);
 	jaddr(&b, dst_addr, r->key.ip_version);
-	jprintf(&b, ",\"dst_port\":%u,\"vlan\":", dst_port);
+	json_printf(&b, ",\"dst_port\":%u,\"vlan\":", dst_port);
 	if (r->key.vlan != 0)
-		jprintf(&b, "%u", r->key.vlan);
+		json_printf(&b, "%u", r->key.vlan);
 	else
-		jprintf(&b, "null");
+		json_printf(&b, "null");
 
-	jprintf(&b, ",\"master_protocol\":");
-	jstring(&b, r->verdict.master_proto != 0 ? dpi_proto_name(names, r->verdict.master_proto) : "");
-	jprintf(&b, ",\"app_protocol\":");
-	jstring(&b, dpi_proto_name(names, r->verdict.app_proto));
-	jprintf(&b, ",\"category\":");
-	jstring(&b, dpi_category_name(names, r->verdict.category));
-	jprintf(&b, ",\"label\":");
-	jstring(&b, dpi_label(names, &r->verdict, label, sizeof(label)));
+	json_printf(&b, ",\"master_protocol\":");
+	json_string(&b, r->verdict.master_proto != 0 ? dpi_proto_name(names, r->verdict.master_proto) : "");
+	json_printf(&b, ",\"app_protocol\":");
+	json_string(&b, dpi_proto_name(names, r->verdict.app_proto));
+	json_printf(&b, ",\"category\":");
+	json_string(&b, dpi_category_name(names, r->verdict.category));
+	json_printf(&b, ",\"label\":");
+	json_string(&b, dpi_label(names, &r->verdict, label, sizeof(label)));
 	/* The ids NSH carries (C1 = master << 16 | app, C2 = category). */
-	jprintf(&b, ",\"master_protocol_id\":%u,\"app_protocol_id\":%u,\"category_id\":%u",
+	json_printf(&b, ",\"master_protocol_id\":%u,\"app_protocol_id\":%u,\"category_id\":%u",
 		r->verdict.master_proto, r->verdict.app_proto, r->verdict.category);
-	jprintf(&b, ",\"dpi\":\"%s\",\"host\":", dpi_state_name(r->dpi_state));
+	json_printf(&b, ",\"dpi\":\"%s\",\"host\":", dpi_state_name(r->dpi_state));
 	if (r->meta.host[0] != '\0')
-		jstring(&b, r->meta.host);
+		json_string(&b, r->meta.host);
 	else
-		jprintf(&b, "null");
-	jprintf(&b, ",\"ja3c\":");
+		json_printf(&b, "null");
+	json_printf(&b, ",\"ja3c\":");
 	if (r->meta.ja3c[0] != '\0')
-		jstring(&b, r->meta.ja3c);
+		json_string(&b, r->meta.ja3c);
 	else
-		jprintf(&b, "null");
-	jprintf(&b, ",\"risk\":[");
+		json_printf(&b, "null");
+	json_printf(&b, ",\"risk\":[");
 	for (bit = 0; bit < 64; bit++) {
 		const char *name;
 
 		if (!(r->meta.risk & (1ULL << bit)) || (name = dpi_risk_name(bit)) == NULL)
 			continue;
 		if (!first)
-			jprintf(&b, ",");
-		jstring(&b, name);
+			json_printf(&b, ",");
+		json_string(&b, name);
 		first = false;
 	}
-	jprintf(&b, "],\"packets\":%u,\"bytes\":%llu,\"first_seen_ms\":%llu,\"last_seen_ms\":%llu",
+	json_printf(&b, "],\"packets\":%u,\"bytes\":%llu,\"first_seen_ms\":%llu,\"last_seen_ms\":%llu",
 		r->packets, (unsigned long long)r->bytes, (unsigned long long)r->first_ms,
 		(unsigned long long)r->last_ms);
-	jprintf(&b, ",\"end\":\"%s\"", flow_end_reason_name((enum flow_end_reason)r->end_reason));
-	jprintf(&b, ",\"chain\":");
+	json_printf(&b, ",\"end\":\"%s\"", flow_end_reason_name((enum flow_end_reason)r->end_reason));
+	json_printf(&b, ",\"chain\":");
 	if (r->action == POLICY_CHAIN)
-		jstring(&b, r->chain);
+		json_string(&b, r->chain);
 	else
-		jprintf(&b, "null");
-	jprintf(&b, ",\"action\":\"%s\",\"verdict_packet\":%u,\"policy_version\":%u}",
+		json_printf(&b, "null");
+	json_printf(&b, ",\"action\":\"%s\",\"verdict_packet\":%u,\"policy_version\":%u}",
 		r->action == POLICY_CHAIN ? "chain" : r->action == POLICY_DROP ? "drop" : "pass",
 		r->verdict_packet, r->policy_version);
 	return b.overflow ? -ENOSPC : (int)b.used;

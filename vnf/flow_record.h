@@ -19,6 +19,7 @@ enum flow_dpi_state {
 	FLOW_DPI_DETECTED, /* nDPI recognised the application from the traffic */
 	FLOW_DPI_GAVE_UP, /* packet budget or flow end without detection: nDPI's guess, if any */
 	FLOW_DPI_NO_STATE, /* no free nDPI state when the flow began: not inspected */
+	FLOW_DPI_CLASSIFYING, /* still under classification (live flows only) */
 };
 
 struct flow_record {

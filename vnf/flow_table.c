@@ -172,6 +172,20 @@ flow_table_index(const struct flow_table *ft, const struct flow_entry *e)
 	return (uint32_t)(e - ft->entries);
 }
 
+struct flow_entry *
+flow_table_entry_at(struct flow_table *ft, uint32_t idx)
+{
+	if (idx >= ft->capacity || ft->entries[idx].key.ip_version == 0)
+		return NULL;
+	return &ft->entries[idx];
+}
+
+uint32_t
+flow_table_capacity(const struct flow_table *ft)
+{
+	return ft->capacity;
+}
+
 static void
 lru_unlink(struct flow_table *ft, struct flow_entry *e)
 {
@@ -238,6 +252,7 @@ flow_table_end(struct flow_table *ft, struct flow_entry *e, enum flow_end_reason
 	ft->ended[reason]++;
 	lru_unlink(ft, e);
 	index_remove(ft, idx);
+	e->key.ip_version = 0; /* marks the entry free for flow_table_entry_at() */
 	e->lru_next = ft->free_head;
 	ft->free_head = idx;
 	ft->active--;

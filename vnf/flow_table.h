@@ -77,6 +77,7 @@ struct flow_entry {
 	uint8_t flags;
 	uint8_t action; /* enum policy_action, once FLOW_F_DECIDED */
 	uint8_t chain; /* the chain's index in the policy, for POLICY_CHAIN */
+	uint16_t policy_gen; /* the policy generation that decided it */
 };
 
 typedef void (*flow_end_cb)(void *ctx, struct flow_entry *e, enum flow_end_reason reason);
@@ -132,6 +133,10 @@ uint32_t flow_table_expire(struct flow_table *ft, uint64_t now_ms, uint32_t budg
 void flow_table_flush(struct flow_table *ft);
 
 uint32_t flow_table_index(const struct flow_table *ft, const struct flow_entry *e);
+
+/* The entry at index idx if a flow lives there, else NULL (for visiting the whole table). */
+struct flow_entry *flow_table_entry_at(struct flow_table *ft, uint32_t idx);
+uint32_t flow_table_capacity(const struct flow_table *ft);
 void flow_table_get_stats(const struct flow_table *ft, struct flow_table_stats *stats);
 
 /* Bytes the table holds per flow of capacity (entry + index slots), for the memory figures. */

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +19,9 @@
 
 #include <rte_cycles.h>
 
+#include "api.h"
 #include "capture.h"
+#include "control.h"
 #include "config.h"
 #include "dpi.h"
 #include "policy.h"
@@ -30,22 +33,13 @@
 #define EXIT_USAGE 2
 #define RECORD_JSON_MAX 2048
 
-static struct datapath *volatile running_dp;
-
-static void
-on_signal(int sig)
-{
-	(void)sig;
-	if (running_dp != NULL)
-		datapath_stop(running_dp);
-}
-
 static void
 usage(FILE *f)
 {
 	fprintf(f, "usage:\n"
 		   "  flowtag run -c FILE\n"
-		   "  flowtag replay [-c FILE] [--flows FLOWS.jsonl] [--out OUT.pcap] PCAP...\n"
+		   "  flowtag replay [-c FILE] [--flows FLOWS.jsonl] [--out OUT.pcap]\n"
+		   "                 [--loop [--loop-pause MS]] [--pps N] [--api ADDR:PORT] PCAP...\n"
 		   "  flowtag check -c FILE\n"
 		   "  flowtag sf -c FILE       (a dummy service function on the configured ports)\n"
 		   "  flowtag version\n");
@@ -174,10 +168,69 @@ print_sf_summary(const struct datapath *dp, const struct config *cfg)
 }
 
 /* Run the data path until it finishes (replay) or a signal stops it (run, sf). */
+/* How drive() runs the data path. */
+struct drive_opts {
+	uint64_t rx_target; /* replay: packets in the input; 0 = run until stopped */
+	const char *records_path;
+	bool service_function;
+	bool loop; /* replay --loop */
+	uint32_t loop_pause_ms;
+	uint32_t replay_pps;
+	const char *api_listen; /* NULL / "" = no API */
+};
+
+/* The bearer token from its file (first line), or "" for none. */
 static int
-drive(struct config *cfg, uint64_t rx_target, const char *records_path, const char *prog,
-      bool service_function)
+read_token(const struct config *cfg, char *token, size_t len)
 {
+	FILE *f;
+
+	token[0] = '\0';
+	if (cfg->api_token_file[0] == '\0')
+		return 0;
+	f = fopen(cfg->api_token_file, "r");
+	if (f == NULL || fgets(token, (int)len, f) == NULL) {
+		fprintf(stderr, "flowtag: api.token_file %s: %s\n", cfg->api_token_file,
+			f == NULL ? strerror(errno) : "empty");
+		if (f != NULL)
+			fclose(f);
+		return -1;
+	}
+	fclose(f);
+	token[strcspn(token, "\r\n")] = '\0';
+	if (token[0] == '\0') {
+		fprintf(stderr, "flowtag: api.token_file %s: empty\n", cfg->api_token_file);
+		return -1;
+	}
+	return 0;
+}
+
+static char *
+slurp(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	char *text = NULL;
+	long n;
+
+	if (f == NULL)
+		return NULL;
+	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0 &&
+	    (text = calloc(1, (size_t)n + 1)) != NULL && fread(text, 1, (size_t)n, f) != (size_t)n) {
+		free(text);
+		text = NULL;
+	}
+	fclose(f);
+	return text;
+}
+
+static int
+drive(struct config *cfg, const struct drive_opts *o, const char *prog)
+{
+	const uint64_t rx_target = o->rx_target;
+	const char *records_path = o->records_path;
+	const bool service_function = o->service_function;
+	struct control_params cp = {0};
+	struct api api;
 	struct policy *policy = compile_policy(cfg);
 	struct datapath_params dpp = {0};
 	struct record_sink sink = {0};
@@ -209,24 +262,45 @@ drive(struct config *cfg, uint64_t rx_target, const char *records_path, const ch
 	dpp.record_ctx = &sink;
 	dpp.policy = policy;
 	dpp.service_function = service_function;
+	dpp.loop = o->loop;
+	dpp.loop_pause_ms = o->loop_pause_ms;
+	dpp.replay_pps = o->replay_pps;
 	dp = datapath_create(&dpp, err, sizeof(err));
+	policy = NULL; /* the data path owns it now (and frees it, even when it failed) */
 	if (dp == NULL) {
 		fprintf(stderr, "flowtag: %s\n", err);
 		rc = 1;
 		goto out;
 	}
 	sink.dp = dp;
-	running_dp = dp;
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
+	memset(&api, 0, sizeof(api));
+	api.dp = dp;
+	api.started_unix = (uint64_t)time(NULL);
+	if (read_token(cfg, api.token, sizeof(api.token)) != 0) {
+		rc = EXIT_USAGE;
+		goto out;
+	}
+	api.policy_text = strcmp(cfg->path, "(defaults)") != 0 ? slurp(cfg->path) : NULL;
+	snprintf(api.policy_source, sizeof(api.policy_source), "%s", cfg->path);
+	if (!service_function)
+		api_register_telemetry(&api);
 	if (datapath_start(dp) != 0) {
 		fprintf(stderr, "flowtag: cannot launch the workers\n");
 		rc = 1;
 		goto out;
 	}
-	while (!datapath_poll(dp))
-		rte_delay_us_sleep(1000);
-	running_dp = NULL;
+	cp.dp = dp;
+	cp.api = service_function ? NULL : &api;
+	cp.listen = o->api_listen;
+	cp.max_body = cfg->api_max_body;
+	cp.config_path = strcmp(cfg->path, "(defaults)") != 0 ? cfg->path : NULL;
+	if (control_run(&cp, err, sizeof(err)) != 0) {
+		fprintf(stderr, "flowtag: %s\n", err);
+		rc = 1;
+		datapath_stop(dp);
+		while (!datapath_poll(dp))
+			rte_delay_us_sleep(1000);
+	}
 	if (service_function) {
 		print_sf_summary(dp, cfg);
 	} else {
@@ -236,8 +310,8 @@ drive(struct config *cfg, uint64_t rx_target, const char *records_path, const ch
 			datapath_bytes_per_classified_flow(dp), datapath_bytes_per_classifying_flow(dp));
 	}
 out:
-	running_dp = NULL;
 	datapath_destroy(dp);
+	free(api.policy_text);
 	eal_stop();
 	policy_destroy(policy);
 	if (sink.f != NULL && fclose(sink.f) != 0) {
@@ -310,7 +384,13 @@ cmd_run(int argc, char **argv, const char *prog, bool service_function)
 		fprintf(stderr, "%s: no ports configured: 'ports' needs at least one vdev\n", path);
 		return EXIT_USAGE;
 	}
-	rc = drive(&cfg, 0, cfg.records_path, prog, service_function);
+	{
+		struct drive_opts o = {.records_path = cfg.records_path,
+				       .service_function = service_function,
+				       .api_listen = service_function ? NULL : cfg.api_listen};
+
+		rc = drive(&cfg, &o, prog);
+	}
 	config_release(&cfg);
 	return rc;
 }
@@ -322,8 +402,13 @@ cmd_replay(int argc, char **argv, const char *prog)
 		{"config", required_argument, NULL, 'c'},
 		{"flows", required_argument, NULL, 'f'},
 		{"out", required_argument, NULL, 'o'},
+		{"loop", no_argument, NULL, 'l'},
+		{"loop-pause", required_argument, NULL, 'p'},
+		{"api", required_argument, NULL, 'a'},
+		{"pps", required_argument, NULL, 'r'},
 		{NULL, 0, NULL, 0},
 	};
+	struct drive_opts dro = {.loop_pause_ms = 1000};
 	const char *path = NULL, *flows = NULL, *out = NULL, *tmpdir;
 	char tmp[256], err[1024];
 	struct config cfg;
@@ -341,6 +426,18 @@ cmd_replay(int argc, char **argv, const char *prog)
 			break;
 		case 'o':
 			out = optarg;
+			break;
+		case 'l':
+			dro.loop = true;
+			break;
+		case 'p':
+			dro.loop_pause_ms = (uint32_t)strtoul(optarg, NULL, 10);
+			break;
+		case 'a':
+			dro.api_listen = optarg;
+			break;
+		case 'r':
+			dro.replay_pps = (uint32_t)strtoul(optarg, NULL, 10);
 			break;
 		default:
 			usage(stderr);
@@ -402,7 +499,9 @@ cmd_replay(int argc, char **argv, const char *prog)
 		config_release(&cfg);
 		return 0;
 	}
-	rc = drive(&cfg, packets, flows != NULL ? flows : cfg.records_path, prog, false);
+	dro.rx_target = packets;
+	dro.records_path = flows != NULL ? flows : cfg.records_path;
+	rc = drive(&cfg, &dro, prog);
 	unlink(tmp);
 	config_release(&cfg);
 	return rc;

@@ -111,6 +111,7 @@ struct policy_spec {
 	uint32_t hold_packets;
 	enum policy_nsh_in nsh_in;
 	uint32_t version;
+	bool version_set; /* the file said which version (else: 1, or the running one + 1) */
 };
 
 /* The built-in policy: no chains, no rules, everything passes untagged. */

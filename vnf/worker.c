@@ -36,6 +36,7 @@ struct worker {
 	uint8_t *held_n;
 	uint32_t hold_max;
 	const struct policy *policy;
+	uint16_t policy_gen;
 	uint64_t now_ms;
 	struct worker_params p;
 	struct worker_stats st;
@@ -227,11 +228,18 @@ decide(struct worker *w, struct flow_entry *e, bool by_packet)
 	}
 	uint32_t held = w->held != NULL && e->dpi_slot != FLOW_NO_SLOT ? w->held_n[e->dpi_slot] : 0;
 
+	bool again = (e->flags & FLOW_F_DECIDED) != 0;
+
 	e->action = d.action;
 	e->chain = d.chain;
+	e->policy_gen = w->policy_gen;
 	e->flags |= FLOW_F_DECIDED;
+	if (again)
+		return; /* a new policy: only the decision changes */
 	/* The first packet to carry the decision; packets + 1 when none does. */
 	cold->verdict_packet = e->packets - held + (by_packet ? 0 : 1);
+	w->st.app_flows[e->app_proto % WORKER_MAX_APPS]++;
+	w->st.category_flows[e->category % WORKER_MAX_CATEGORIES]++;
 	w->st.flows_by_action[d.action]++;
 	if (d.action == POLICY_CHAIN)
 		w->st.chain_flows[d.chain]++;
@@ -257,46 +265,59 @@ finish_dpi(struct worker *w, struct flow_entry *e, const struct dpi_verdict *v, 
 		w->st.flows_gave_up++;
 }
 
+/* The flow as a record: what it is now (`rec->end_reason` is the caller's). */
+static void
+fill_record(const struct worker *w, const struct flow_entry *e, struct flow_record *rec)
+{
+	const struct flow_cold *cold = &w->cold[flow_table_index(w->flows, e)];
+
+	memset(rec, 0, sizeof(*rec));
+	if (e->dpi_slot != FLOW_NO_SLOT)
+		rec->dpi_state = FLOW_DPI_CLASSIFYING;
+	else if (!(e->flags & FLOW_F_DPI_DONE))
+		rec->dpi_state = FLOW_DPI_NO_STATE;
+	else
+		rec->dpi_state = e->app_proto == 0 ? FLOW_DPI_GAVE_UP : FLOW_DPI_DETECTED;
+	rec->key = e->key;
+	rec->flow_id = e->flow_id;
+	rec->worker = w->p.id;
+	rec->initiator_hi = (e->flags & FLOW_F_INITIATOR_HI) != 0;
+	rec->packets = e->packets;
+	rec->bytes = e->bytes;
+	rec->first_ms = e->first_ms;
+	rec->last_ms = e->last_ms;
+	rec->verdict.master_proto = e->master_proto;
+	rec->verdict.app_proto = e->app_proto;
+	rec->verdict.category = e->category;
+	if (e->flags & FLOW_F_DPI_DONE)
+		rec->meta = cold->meta;
+	rec->action = e->action;
+	if ((e->flags & FLOW_F_DECIDED) && e->action == POLICY_CHAIN && w->policy != NULL &&
+	    policy_chain_at(w->policy, e->chain) != NULL)
+		snprintf(rec->chain, sizeof(rec->chain), "%s", policy_chain_at(w->policy, e->chain)->name);
+	rec->verdict_packet = cold->verdict_packet;
+	rec->policy_version = w->policy != NULL ? policy_version(w->policy) : 0;
+}
+
 static void
 on_flow_end(void *ctx, struct flow_entry *e, enum flow_end_reason reason)
 {
 	struct worker *w = ctx;
-	struct flow_cold *cold = &w->cold[flow_table_index(w->flows, e)];
 	struct flow_record rec;
+	bool gave_up = false;
 
-	memset(&rec, 0, sizeof(rec));
-	rec.dpi_state = FLOW_DPI_DETECTED;
 	if (e->dpi_slot != FLOW_NO_SLOT) {
 		/* Ended before a verdict: take nDPI's guess, as ndpiReader does at the end. */
 		struct dpi_verdict v;
 
 		dpi_giveup(w->dpi, e->dpi_slot, &v);
 		finish_dpi(w, e, &v, false, false);
-		rec.dpi_state = FLOW_DPI_GAVE_UP;
-	} else if (!(e->flags & FLOW_F_DPI_DONE)) {
-		rec.dpi_state = FLOW_DPI_NO_STATE;
-	} else if (e->app_proto == 0) {
-		rec.dpi_state = FLOW_DPI_GAVE_UP;
+		gave_up = true;
 	}
-	rec.key = e->key;
-	rec.flow_id = e->flow_id;
-	rec.worker = w->p.id;
-	rec.initiator_hi = (e->flags & FLOW_F_INITIATOR_HI) != 0;
+	fill_record(w, e, &rec);
+	if (gave_up)
+		rec.dpi_state = FLOW_DPI_GAVE_UP;
 	rec.end_reason = (uint8_t)reason;
-	rec.packets = e->packets;
-	rec.bytes = e->bytes;
-	rec.first_ms = e->first_ms;
-	rec.last_ms = e->last_ms;
-	rec.verdict.master_proto = e->master_proto;
-	rec.verdict.app_proto = e->app_proto;
-	rec.verdict.category = e->category;
-	if (e->flags & FLOW_F_DPI_DONE)
-		rec.meta = cold->meta;
-	rec.action = e->action;
-	if (e->action == POLICY_CHAIN && w->policy != NULL)
-		snprintf(rec.chain, sizeof(rec.chain), "%s", policy_chain_at(w->policy, e->chain)->name);
-	rec.verdict_packet = cold->verdict_packet;
-	rec.policy_version = w->policy != NULL ? policy_version(w->policy) : 0;
 	w->st.flows_ended[reason]++;
 	if (w->p.on_record != NULL)
 		w->p.on_record(w->p.record_ctx, &rec);
@@ -417,6 +438,8 @@ process_one(struct worker *w, const struct worker_pkt *pkt)
 	tc = pi.l4_proto == IPPROTO_TCP ? tcp_update(e, pi.tcp_flags, from_hi) : e->tclass;
 	flow_table_touch(w->flows, e, w->now_ms, tc);
 
+	if ((e->flags & FLOW_F_DECIDED) && e->policy_gen != w->policy_gen)
+		decide(w, e, true); /* the policy changed since: decide again */
 	if (e->dpi_slot != FLOW_NO_SLOT) {
 		struct dpi_verdict v;
 		enum dpi_step step;
@@ -432,6 +455,9 @@ process_one(struct worker *w, const struct worker_pkt *pkt)
 	} else if (!(e->flags & FLOW_F_DECIDED)) {
 		decide(w, e, true);
 	}
+	w->st.app_packets[e->app_proto % WORKER_MAX_APPS]++;
+	w->st.app_bytes[e->app_proto % WORKER_MAX_APPS] += pkt->wire_len;
+	w->st.category_packets[e->category % WORKER_MAX_CATEGORIES]++;
 	if (e->flags & FLOW_F_DECIDED) {
 		struct policy_decision d = flow_decision(e);
 
@@ -469,6 +495,39 @@ void
 worker_flush(struct worker *w)
 {
 	flow_table_flush(w->flows);
+}
+
+void
+worker_set_policy(struct worker *w, const struct policy *p)
+{
+	w->policy = p;
+	w->policy_gen++;
+}
+
+uint32_t
+worker_visit_flows(struct worker *w, uint32_t cursor, uint32_t budget, bool end,
+		   worker_visit_cb visit, void *ctx)
+{
+	uint32_t cap = flow_table_capacity(w->flows), last;
+
+	last = cursor + budget < cap && cursor + budget > cursor ? cursor + budget : cap;
+	for (; cursor < last; cursor++) {
+		struct flow_entry *e = flow_table_entry_at(w->flows, cursor);
+
+		if (e == NULL)
+			continue;
+		if (end) {
+			flow_table_end(w->flows, e, FLOW_END_FLUSH); /* its record goes out as usual */
+			if (visit != NULL)
+				visit(ctx, NULL);
+		} else if (visit != NULL) {
+			struct flow_record rec;
+
+			fill_record(w, e, &rec);
+			visit(ctx, &rec);
+		}
+	}
+	return cursor >= cap ? UINT32_MAX : cursor;
 }
 
 void

@@ -81,6 +81,9 @@ struct worker_params {
 	void *record_ctx;
 };
 
+#define WORKER_MAX_APPS 512 /* nDPI 4.2 has 282 protocols */
+#define WORKER_MAX_CATEGORIES 128
+
 struct worker_stats {
 	uint64_t packets;
 	uint64_t bytes;
@@ -102,6 +105,12 @@ struct worker_stats {
 	uint64_t flows_by_action[3]; /* decided flows per enum policy_action */
 	uint64_t chain_packets[POLICY_MAX_CHAINS];
 	uint64_t chain_flows[POLICY_MAX_CHAINS];
+	/* Per nDPI application (the flow's best answer when the packet passed) and category. */
+	uint64_t app_packets[WORKER_MAX_APPS];
+	uint64_t app_bytes[WORKER_MAX_APPS];
+	uint64_t app_flows[WORKER_MAX_APPS]; /* at the decision */
+	uint64_t category_packets[WORKER_MAX_CATEGORIES];
+	uint64_t category_flows[WORKER_MAX_CATEGORIES];
 	uint32_t flows_active;
 	uint32_t dpi_states_in_use;
 };
@@ -118,6 +127,23 @@ void worker_tick(struct worker *w, uint64_t now_us);
 
 /* End every flow now (end of input, shutdown): each produces its record, held packets leave. */
 void worker_flush(struct worker *w);
+
+/*
+ * A new policy from now on (the caller guarantees the old one outlives this call, e.g. by
+ * RCU). Flows decided under the old one are decided again, from their cached classification,
+ * at their next packet. NULL: pass everything.
+ */
+void worker_set_policy(struct worker *w, const struct policy *p);
+
+/*
+ * Visit the flows whose table index is in [cursor, cursor + budget): `visit` gets a record as
+ * the flow stands now (with `end` set, the flow is then ended, as by worker_flush). Returns
+ * the next cursor, or UINT32_MAX when the table is done. For bounded snapshots and flushes
+ * that never stall the data path for long.
+ */
+typedef void (*worker_visit_cb)(void *ctx, const struct flow_record *rec);
+uint32_t worker_visit_flows(struct worker *w, uint32_t cursor, uint32_t budget, bool end,
+			    worker_visit_cb visit, void *ctx);
 
 void worker_get_stats(const struct worker *w, struct worker_stats *stats);
 

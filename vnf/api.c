@@ -1,0 +1,843 @@
+/* SPDX-License-Identifier: LGPL-3.0-or-later */
+#include "api.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <rte_telemetry.h>
+
+#include "config.h"
+#include "datapath.h"
+#include "dpi.h"
+#include "flow_record.h"
+#include "json.h"
+#include "parse.h"
+#include "policy.h"
+
+#define SMALL_BODY (256 * 1024)
+#define FLOWS_DEFAULT_LIMIT 100
+#define FLOWS_MAX_LIMIT 10000
+#define RECORD_JSON_MAX 2048
+#define WORKER_TIMEOUT_MS 2000
+
+/* ---- responses ---- */
+
+static void
+reply(struct api_response *resp, int status, struct json_buf *b)
+{
+	if (b->overflow) {
+		free(b->p);
+		resp->status = 500;
+		resp->body = strdup("{\"error\":\"response too large\"}");
+		resp->len = strlen(resp->body);
+		resp->content_type = "application/json";
+		return;
+	}
+	resp->status = status;
+	resp->body = b->p;
+	resp->len = b->used;
+	if (resp->content_type == NULL)
+		resp->content_type = "application/json";
+}
+
+static bool
+start(struct json_buf *b, size_t size)
+{
+	char *p = malloc(size);
+
+	if (p == NULL)
+		return false;
+	json_init(b, p, size);
+	return true;
+}
+
+static void __attribute__((format(printf, 3, 4)))
+error_reply(struct api_response *resp, int status, const char *fmt, ...)
+{
+	char msg[1024];
+	struct json_buf b;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (!start(&b, sizeof(msg) + 64))
+		return;
+	json_printf(&b, "{\"error\":");
+	json_string(&b, msg);
+	json_printf(&b, "}");
+	reply(resp, status, &b);
+}
+
+/* ---- query strings ---- */
+
+static int
+hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = (char)tolower((unsigned char)c);
+	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* The (percent-decoded) value of `key` in the query, or NULL. */
+static const char *
+query_get(const char *query, const char *key, char *buf, size_t len)
+{
+	size_t klen = strlen(key);
+	const char *p = query;
+
+	while (p != NULL && *p != '\0') {
+		const char *end = strchr(p, '&');
+		size_t n = end != NULL ? (size_t)(end - p) : strlen(p);
+
+		if (n > klen && strncmp(p, key, klen) == 0 && p[klen] == '=') {
+			size_t i = klen + 1, o = 0;
+
+			while (i < n && o + 1 < len) {
+				if (p[i] == '%' && i + 2 < n + 1 && hexval(p[i + 1]) >= 0 &&
+				    hexval(p[i + 2]) >= 0) {
+					buf[o++] = (char)(hexval(p[i + 1]) << 4 | hexval(p[i + 2]));
+					i += 3;
+				} else {
+					buf[o++] = p[i] == '+' ? ' ' : p[i];
+					i++;
+				}
+			}
+			buf[o] = '\0';
+			return buf;
+		}
+		p = end != NULL ? end + 1 : NULL;
+	}
+	return NULL;
+}
+
+static bool
+parse_uint(const char *s, uint32_t max, uint32_t *out)
+{
+	char *end;
+	unsigned long v;
+
+	if (s == NULL || *s == '\0' || *s == '-')
+		return false;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (*end != '\0' || errno != 0 || v > max)
+		return false;
+	*out = (uint32_t)v;
+	return true;
+}
+
+/* ---- handlers ---- */
+
+static const char *
+proto_name(const struct api *api, uint16_t id)
+{
+	const struct dpi *names = datapath_names(api->dp);
+
+	return names != NULL ? dpi_proto_name(names, id) : "?";
+}
+
+static void
+sum_workers(const struct api *api, struct worker_stats *sum)
+{
+	uint32_t i, n = datapath_worker_count(api->dp);
+
+	memset(sum, 0, sizeof(*sum));
+	for (i = 0; i < n; i++) {
+		struct worker_stats ws;
+		uint64_t *d = (uint64_t *)sum;
+		const uint64_t *a = (const uint64_t *)&ws;
+		size_t k;
+
+		datapath_worker_stats(api->dp, i, &ws);
+		for (k = 0; k < offsetof(struct worker_stats, flows_active) / sizeof(uint64_t); k++)
+			d[k] += a[k];
+		sum->flows_active += ws.flows_active;
+		sum->dpi_states_in_use += ws.dpi_states_in_use;
+	}
+}
+
+static void
+get_health(struct api *api, struct api_response *resp)
+{
+	struct json_buf b;
+
+	if (!start(&b, 256))
+		return;
+	json_printf(&b, "{\"status\":\"ok\",\"uptime_s\":%llu}",
+		    (unsigned long long)((uint64_t)time(NULL) - api->started_unix));
+	reply(resp, 200, &b);
+}
+
+static void
+get_ready(struct api *api, struct api_response *resp)
+{
+	uint32_t i, n = datapath_port_count(api->dp);
+	bool ready = datapath_ready(api->dp);
+	struct json_buf b;
+
+	if (!start(&b, 4096))
+		return;
+	json_printf(&b, "{\"ready\":%s,\"ports\":[", ready ? "true" : "false");
+	for (i = 0; i < n; i++) {
+		struct datapath_port_info pi;
+
+		datapath_port_info(api->dp, i, &pi);
+		json_printf(&b, "%s{\"name\":", i ? "," : "");
+		json_string(&b, pi.name);
+		json_printf(&b, ",\"link\":\"%s\"}", pi.link_up ? "up" : "down");
+	}
+	json_printf(&b, "]}");
+	reply(resp, ready ? 200 : 503, &b);
+}
+
+static void
+drops_json(struct json_buf *b, const struct worker_stats *w, const struct datapath_stats *ds)
+{
+	int r;
+
+	json_printf(b, "{\"malformed\":{");
+	for (r = PARSE_FIRST_MALFORMED; r < PARSE_RESULT_COUNT; r++)
+		json_printf(b, "%s\"%s\":%llu", r > PARSE_FIRST_MALFORMED ? "," : "",
+			    parse_result_name((enum parse_result)r), (unsigned long long)w->parse[r]);
+	json_printf(b, "},\"malformed_dropped\":%llu,\"policy\":%llu,\"tx_failed\":%llu,"
+		       "\"oversize\":%llu,\"tag_failed\":%llu,\"hold_overflow\":%llu,"
+		       "\"records_dropped\":%llu}",
+		    (unsigned long long)w->dropped_malformed, (unsigned long long)w->out_dropped_policy,
+		    (unsigned long long)ds->tx_failed, (unsigned long long)ds->oversize,
+		    (unsigned long long)ds->tag_failed, (unsigned long long)w->hold_overflow,
+		    (unsigned long long)ds->records_dropped);
+}
+
+static void
+get_stats(struct api *api, struct api_response *resp)
+{
+	uint32_t i, np = datapath_port_count(api->dp), nw = datapath_worker_count(api->dp);
+	struct datapath_stats ds;
+	struct worker_stats sum;
+	struct json_buf b;
+
+	if (!start(&b, SMALL_BODY))
+		return;
+	datapath_get_stats(api->dp, &ds);
+	sum_workers(api, &sum);
+	json_printf(&b, "{\"ports\":[");
+	for (i = 0; i < np; i++) {
+		struct datapath_port_info pi;
+
+		datapath_port_info(api->dp, i, &pi);
+		json_printf(&b, "%s{\"name\":", i ? "," : "");
+		json_string(&b, pi.name);
+		json_printf(&b, ",\"link\":\"%s\",\"rx_packets\":%llu,\"tx_packets\":%llu,"
+				"\"rx_errors\":%llu,\"rx_missed\":%llu,\"rx_nombuf\":%llu,"
+				"\"tx_errors\":%llu}",
+			    pi.link_up ? "up" : "down", (unsigned long long)pi.rx_packets,
+			    (unsigned long long)pi.tx_packets, (unsigned long long)pi.rx_errors,
+			    (unsigned long long)pi.rx_missed, (unsigned long long)pi.rx_nombuf,
+			    (unsigned long long)pi.tx_errors);
+	}
+	json_printf(&b, "],\"workers\":[");
+	for (i = 0; i < nw; i++) {
+		struct worker_stats ws;
+
+		datapath_worker_stats(api->dp, i, &ws);
+		json_printf(&b, "%s{\"id\":%u,\"packets\":%llu,\"bytes\":%llu,\"flows_active\":%u,"
+				"\"flows_created\":%llu,\"flows_detected\":%llu,\"flows_gave_up\":%llu,"
+				"\"dpi_states_in_use\":%u,\"dpi_no_state\":%llu,\"tagged\":%llu,"
+				"\"untagged\":%llu,\"held\":%llu}",
+			    i ? "," : "", i, (unsigned long long)ws.packets,
+			    (unsigned long long)ws.bytes, ws.flows_active,
+			    (unsigned long long)ws.flows_created, (unsigned long long)ws.flows_detected,
+			    (unsigned long long)ws.flows_gave_up, ws.dpi_states_in_use,
+			    (unsigned long long)ws.dpi_no_state, (unsigned long long)ws.out_tagged,
+			    (unsigned long long)ws.out_pass, (unsigned long long)ws.held);
+	}
+	json_printf(&b, "],\"drops\":");
+	drops_json(&b, &sum, &ds);
+	json_printf(&b, ",\"policy_version\":%u}", policy_version(datapath_policy(api->dp)));
+	reply(resp, 200, &b);
+}
+
+static void
+get_apps(struct api *api, struct api_response *resp)
+{
+	const struct dpi *names = datapath_names(api->dp);
+	struct worker_stats sum;
+	struct json_buf b;
+	bool first = true;
+	uint32_t i;
+
+	if (!start(&b, SMALL_BODY))
+		return;
+	sum_workers(api, &sum);
+	json_printf(&b, "{\"apps\":[");
+	for (i = 0; i < WORKER_MAX_APPS; i++) {
+		if (sum.app_packets[i] == 0 && sum.app_flows[i] == 0)
+			continue;
+		json_printf(&b, "%s{\"app\":", first ? "" : ",");
+		json_string(&b, proto_name(api, (uint16_t)i));
+		json_printf(&b, ",\"id\":%u,\"packets\":%llu,\"bytes\":%llu,\"flows\":%llu}", i,
+			    (unsigned long long)sum.app_packets[i],
+			    (unsigned long long)sum.app_bytes[i], (unsigned long long)sum.app_flows[i]);
+		first = false;
+	}
+	json_printf(&b, "],\"categories\":[");
+	first = true;
+	for (i = 0; i < WORKER_MAX_CATEGORIES; i++) {
+		if (sum.category_packets[i] == 0 && sum.category_flows[i] == 0)
+			continue;
+		json_printf(&b, "%s{\"category\":", first ? "" : ",");
+		json_string(&b, names != NULL ? dpi_category_name(names, (uint16_t)i) : "?");
+		json_printf(&b, ",\"id\":%u,\"packets\":%llu,\"flows\":%llu}", i,
+			    (unsigned long long)sum.category_packets[i],
+			    (unsigned long long)sum.category_flows[i]);
+		first = false;
+	}
+	json_printf(&b, "]}");
+	reply(resp, 200, &b);
+}
+
+static void
+get_chains(struct api *api, struct api_response *resp)
+{
+	const struct policy *p = datapath_policy(api->dp);
+	struct worker_stats sum;
+	struct json_buf b;
+	uint32_t i, n = p != NULL ? policy_chain_count(p) : 0;
+
+	if (!start(&b, SMALL_BODY))
+		return;
+	sum_workers(api, &sum);
+	json_printf(&b, "{\"policy_version\":%u,\"chains\":[", p != NULL ? policy_version(p) : 0);
+	for (i = 0; i < n; i++) {
+		const struct policy_chain *c = policy_chain_at(p, i);
+
+		json_printf(&b, "%s{\"name\":", i ? "," : "");
+		json_string(&b, c->name);
+		json_printf(&b, ",\"tag\":\"%s\"", tag_kind_name(c->tag.kind));
+		if (c->tag.kind == TAG_NSH)
+			json_printf(&b, ",\"spi\":%u,\"md_type\":%u", c->tag.spi, c->tag.md_type);
+		else if (c->tag.kind == TAG_MPLS)
+			json_printf(&b, ",\"spi\":%u,\"label\":%u", c->tag.spi, c->tag.spi << 8 | 255);
+		else if (c->tag.kind == TAG_VLAN)
+			json_printf(&b, ",\"vid\":%u", c->tag.vid);
+		else
+			json_printf(&b, ",\"dscp\":%u", c->tag.dscp);
+		json_printf(&b, ",\"packets\":%llu,\"flows\":%llu}",
+			    (unsigned long long)sum.chain_packets[i], (unsigned long long)sum.chain_flows[i]);
+	}
+	json_printf(&b, "],\"flows_dropped\":%llu,\"flows_passed\":%llu}",
+		    (unsigned long long)sum.flows_by_action[POLICY_DROP],
+		    (unsigned long long)sum.flows_by_action[POLICY_PASS]);
+	reply(resp, 200, &b);
+}
+
+static void
+get_flows(struct api *api, const struct api_request *req, struct api_response *resp)
+{
+	struct datapath_flow_filter f = {.app = -1, .chain = -2};
+	char v[256], host[256];
+	uint32_t limit = FLOWS_DEFAULT_LIMIT, offset = 0;
+	struct flow_record *recs;
+	struct json_buf b;
+	bool more = false;
+	int n, i;
+
+	if (query_get(req->query, "limit", v, sizeof(v)) != NULL &&
+	    !parse_uint(v, FLOWS_MAX_LIMIT, &limit)) {
+		error_reply(resp, 400, "limit must be a whole number from 0 to %d", FLOWS_MAX_LIMIT);
+		return;
+	}
+	if (query_get(req->query, "offset", v, sizeof(v)) != NULL &&
+	    !parse_uint(v, UINT32_MAX, &offset)) {
+		error_reply(resp, 400, "offset must be a whole number");
+		return;
+	}
+	if (query_get(req->query, "app", v, sizeof(v)) != NULL) {
+		const struct dpi *names = datapath_names(api->dp);
+
+		f.app = names != NULL ? dpi_proto_id(names, v) : -1;
+		if (f.app < 0) {
+			error_reply(resp, 400, "unknown application '%s' (nDPI's names, e.g. YouTube)", v);
+			return;
+		}
+	}
+	if (query_get(req->query, "host", host, sizeof(host)) != NULL)
+		f.host_glob = host;
+	if (query_get(req->query, "chain", v, sizeof(v)) != NULL) {
+		if (strcmp(v, "none") == 0) {
+			f.chain = -1;
+		} else if (strlen(v) >= sizeof(f.chain_name)) {
+			error_reply(resp, 400, "no chain is named '%s'", v);
+			return;
+		} else {
+			f.chain = 0;
+			memcpy(f.chain_name, v, strlen(v) + 1);
+		}
+	}
+	if (query_get(req->query, "cidr", v, sizeof(v)) != NULL) {
+		char *slash = strchr(v, '/');
+		unsigned long pl;
+
+		if (slash != NULL)
+			*slash = '\0';
+		if (inet_pton(AF_INET, v, f.cidr_addr) == 1)
+			f.cidr_version = 4;
+		else if (inet_pton(AF_INET6, v, f.cidr_addr) == 1)
+			f.cidr_version = 6;
+		pl = slash != NULL ? strtoul(slash + 1, NULL, 10) : (f.cidr_version == 4 ? 32 : 128);
+		if (f.cidr_version == 0 || pl > (f.cidr_version == 4 ? 32u : 128u)) {
+			error_reply(resp, 400, "cidr must be an IPv4 or IPv6 address or prefix");
+			return;
+		}
+		f.cidr_prefix = (uint8_t)pl;
+	}
+	recs = calloc(limit > 0 ? limit : 1, sizeof(*recs));
+	if (recs == NULL) {
+		error_reply(resp, 500, "out of memory");
+		return;
+	}
+	n = datapath_flows(api->dp, &f, offset, limit, recs, &more, WORKER_TIMEOUT_MS);
+	if (n < 0) {
+		free(recs);
+		error_reply(resp, 503, "the workers did not answer (%s)", strerror(-n));
+		return;
+	}
+	if (!start(&b, (size_t)n * RECORD_JSON_MAX + 256)) {
+		free(recs);
+		return;
+	}
+	json_printf(&b, "{\"offset\":%u,\"limit\":%u,\"returned\":%d,\"more\":%s,\"flows\":[", offset,
+		    limit, n, more ? "true" : "false");
+	for (i = 0; i < n; i++) {
+		char line[RECORD_JSON_MAX];
+
+		if (flow_record_to_json(&recs[i], datapath_names(api->dp), line, sizeof(line)) > 0)
+			json_printf(&b, "%s%s", i ? "," : "", line);
+	}
+	json_printf(&b, "]}");
+	free(recs);
+	reply(resp, 200, &b);
+}
+
+static void
+post_flush(struct api *api, struct api_response *resp)
+{
+	int n = datapath_flush_flows(api->dp, WORKER_TIMEOUT_MS * 5);
+	struct json_buf b;
+
+	if (n < 0) {
+		error_reply(resp, 503, "the workers did not answer (%s)", strerror(-n));
+		return;
+	}
+	if (!start(&b, 128))
+		return;
+	json_printf(&b, "{\"flushed\":%d}", n);
+	reply(resp, 200, &b);
+}
+
+static void
+get_policy(struct api *api, struct api_response *resp)
+{
+	const struct policy *p = datapath_policy(api->dp);
+	struct json_buf b;
+
+	if (!start(&b, strlen(api->policy_text != NULL ? api->policy_text : "") * 6 + 1024))
+		return;
+	json_printf(&b, "{\"version\":%u,\"chains\":%u,\"rules\":%u,\"source\":",
+		    p != NULL ? policy_version(p) : 0, p != NULL ? policy_chain_count(p) : 0,
+		    p != NULL ? policy_rule_count(p) : 0);
+	json_string(&b, api->policy_source);
+	json_printf(&b, ",\"text\":");
+	json_string(&b, api->policy_text != NULL ? api->policy_text : "");
+	json_printf(&b, "}");
+	reply(resp, 200, &b);
+}
+
+int
+api_apply_policy(struct api *api, const char *text, const char *name, bool bump_version,
+		 char *err, size_t err_len)
+{
+	const struct policy *cur = datapath_policy(api->dp);
+	const struct dpi *names = datapath_names(api->dp);
+	struct policy_spec spec;
+	struct policy *p;
+	struct config cfg;
+	char *copy;
+
+	if (names == NULL) {
+		snprintf(err, err_len, "%s: no classifier running", name);
+		return -1;
+	}
+	config_defaults(&cfg);
+	if (config_load_string(&cfg, name, text, err, err_len) != 0) {
+		config_release(&cfg);
+		return -1;
+	}
+	spec = *config_policy(&cfg);
+	/* A new policy without a version of its own follows the one in force. */
+	if (bump_version && !spec.version_set && cur != NULL)
+		spec.version = policy_version(cur) + 1;
+	p = policy_compile(&spec, names, name, err, err_len);
+	config_release(&cfg);
+	copy = strdup(text);
+	if (p == NULL || copy == NULL) {
+		policy_destroy(p);
+		free(copy);
+		return -1;
+	}
+	datapath_set_policy(api->dp, p);
+	free(api->policy_text);
+	api->policy_text = copy;
+	snprintf(api->policy_source, sizeof(api->policy_source), "%s", name);
+	return 0;
+}
+
+static void
+put_policy(struct api *api, const struct api_request *req, struct api_response *resp)
+{
+	char err[CONFIG_ERR_MAX], *text;
+	const struct policy *p;
+	struct json_buf b;
+
+	text = malloc(req->body_len + 1);
+	if (text == NULL) {
+		error_reply(resp, 500, "out of memory");
+		return;
+	}
+	memcpy(text, req->body, req->body_len);
+	text[req->body_len] = '\0';
+	if (req->body_len == 0 || strlen(text) != req->body_len) {
+		free(text);
+		error_reply(resp, 400, "the body must be the policy as YAML or JSON text");
+		return;
+	}
+	if (api_apply_policy(api, text, "request", true, err, sizeof(err)) != 0) {
+		unsigned line = 0, col = 0;
+		struct json_buf eb;
+
+		free(text);
+		sscanf(err, "request:%u:%u:", &line, &col);
+		if (!start(&eb, sizeof(err) + 128))
+			return;
+		json_printf(&eb, "{\"error\":");
+		json_string(&eb, err);
+		json_printf(&eb, ",\"line\":%u,\"col\":%u}", line, col);
+		reply(resp, 400, &eb);
+		return;
+	}
+	free(text);
+	p = datapath_policy(api->dp);
+	if (!start(&b, 256))
+		return;
+	json_printf(&b, "{\"version\":%u,\"chains\":%u,\"rules\":%u}", policy_version(p),
+		    policy_chain_count(p), policy_rule_count(p));
+	reply(resp, 200, &b);
+}
+
+/* ---- Prometheus text exposition (version 0.0.4) ---- */
+
+static void
+metric_head(struct json_buf *b, const char *name, const char *type, const char *help)
+{
+	json_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void
+label_value(struct json_buf *b, const char *v)
+{
+	/* Exposition format: backslash, double quote and newline are escaped. */
+	for (; *v != '\0'; v++) {
+		if (*v == '\\' || *v == '"')
+			json_printf(b, "\\%c", *v);
+		else if (*v == '\n')
+			json_printf(b, "\\n");
+		else
+			json_printf(b, "%c", *v);
+	}
+}
+
+static void
+get_metrics(struct api *api, struct api_response *resp)
+{
+	const struct policy *pol = datapath_policy(api->dp);
+	const struct dpi *names = datapath_names(api->dp);
+	uint32_t i, np = datapath_port_count(api->dp), nw = datapath_worker_count(api->dp);
+	struct datapath_stats ds;
+	struct worker_stats sum;
+	struct json_buf b;
+	int r;
+
+	if (!start(&b, 2 * SMALL_BODY))
+		return;
+	datapath_get_stats(api->dp, &ds);
+	sum_workers(api, &sum);
+
+	metric_head(&b, "flowtag_port_rx_packets_total", "counter", "Packets received by a port.");
+	for (i = 0; i < np; i++) {
+		struct datapath_port_info pi;
+
+		datapath_port_info(api->dp, i, &pi);
+		json_printf(&b, "flowtag_port_rx_packets_total{port=\"");
+		label_value(&b, pi.name);
+		json_printf(&b, "\"} %llu\n", (unsigned long long)pi.rx_packets);
+	}
+	metric_head(&b, "flowtag_port_tx_packets_total", "counter", "Packets sent by a port.");
+	for (i = 0; i < np; i++) {
+		struct datapath_port_info pi;
+
+		datapath_port_info(api->dp, i, &pi);
+		json_printf(&b, "flowtag_port_tx_packets_total{port=\"");
+		label_value(&b, pi.name);
+		json_printf(&b, "\"} %llu\n", (unsigned long long)pi.tx_packets);
+	}
+	metric_head(&b, "flowtag_port_up", "gauge", "1 when the port's link is up.");
+	for (i = 0; i < np; i++) {
+		struct datapath_port_info pi;
+
+		datapath_port_info(api->dp, i, &pi);
+		json_printf(&b, "flowtag_port_up{port=\"");
+		label_value(&b, pi.name);
+		json_printf(&b, "\"} %d\n", pi.link_up ? 1 : 0);
+	}
+	metric_head(&b, "flowtag_worker_packets_total", "counter", "Packets a worker classified.");
+	for (i = 0; i < nw; i++) {
+		struct worker_stats ws;
+
+		datapath_worker_stats(api->dp, i, &ws);
+		json_printf(&b, "flowtag_worker_packets_total{worker=\"%u\"} %llu\n", i,
+			    (unsigned long long)ws.packets);
+	}
+	metric_head(&b, "flowtag_flows_active", "gauge", "Flows in the flow tables.");
+	json_printf(&b, "flowtag_flows_active %u\n", sum.flows_active);
+	metric_head(&b, "flowtag_flows_created_total", "counter", "Flows created.");
+	json_printf(&b, "flowtag_flows_created_total %llu\n", (unsigned long long)sum.flows_created);
+	metric_head(&b, "flowtag_flows_ended_total", "counter", "Flows ended, by reason.");
+	for (r = 0; r < FLOW_END_REASON_COUNT; r++)
+		json_printf(&b, "flowtag_flows_ended_total{reason=\"%s\"} %llu\n",
+			    flow_end_reason_name((enum flow_end_reason)r),
+			    (unsigned long long)sum.flows_ended[r]);
+	metric_head(&b, "flowtag_dpi_states_in_use", "gauge", "Flows under classification.");
+	json_printf(&b, "flowtag_dpi_states_in_use %u\n", sum.dpi_states_in_use);
+	metric_head(&b, "flowtag_drops_total", "counter", "Packets dropped or not tagged, by reason.");
+	for (r = PARSE_FIRST_MALFORMED; r < PARSE_RESULT_COUNT; r++)
+		json_printf(&b, "flowtag_drops_total{reason=\"malformed_%s\"} %llu\n",
+			    parse_result_name((enum parse_result)r), (unsigned long long)sum.parse[r]);
+	json_printf(&b, "flowtag_drops_total{reason=\"policy\"} %llu\n",
+		    (unsigned long long)sum.out_dropped_policy);
+	json_printf(&b, "flowtag_drops_total{reason=\"tx_failed\"} %llu\n",
+		    (unsigned long long)ds.tx_failed);
+	json_printf(&b, "flowtag_drops_total{reason=\"oversize\"} %llu\n",
+		    (unsigned long long)ds.oversize);
+	json_printf(&b, "flowtag_drops_total{reason=\"hold_overflow\"} %llu\n",
+		    (unsigned long long)sum.hold_overflow);
+	metric_head(&b, "flowtag_app_packets_total", "counter", "Packets per nDPI application.");
+	for (i = 0; i < WORKER_MAX_APPS; i++) {
+		if (sum.app_packets[i] == 0)
+			continue;
+		json_printf(&b, "flowtag_app_packets_total{app=\"");
+		label_value(&b, proto_name(api, (uint16_t)i));
+		json_printf(&b, "\"} %llu\n", (unsigned long long)sum.app_packets[i]);
+	}
+	metric_head(&b, "flowtag_app_bytes_total", "counter", "Bytes per nDPI application.");
+	for (i = 0; i < WORKER_MAX_APPS; i++) {
+		if (sum.app_packets[i] == 0)
+			continue;
+		json_printf(&b, "flowtag_app_bytes_total{app=\"");
+		label_value(&b, proto_name(api, (uint16_t)i));
+		json_printf(&b, "\"} %llu\n", (unsigned long long)sum.app_bytes[i]);
+	}
+	metric_head(&b, "flowtag_app_flows_total", "counter", "Flows per nDPI application.");
+	for (i = 0; i < WORKER_MAX_APPS; i++) {
+		if (sum.app_flows[i] == 0)
+			continue;
+		json_printf(&b, "flowtag_app_flows_total{app=\"");
+		label_value(&b, proto_name(api, (uint16_t)i));
+		json_printf(&b, "\"} %llu\n", (unsigned long long)sum.app_flows[i]);
+	}
+	metric_head(&b, "flowtag_category_packets_total", "counter", "Packets per nDPI category.");
+	for (i = 0; i < WORKER_MAX_CATEGORIES; i++) {
+		if (sum.category_packets[i] == 0)
+			continue;
+		json_printf(&b, "flowtag_category_packets_total{category=\"");
+		label_value(&b, names != NULL ? dpi_category_name(names, (uint16_t)i) : "?");
+		json_printf(&b, "\"} %llu\n", (unsigned long long)sum.category_packets[i]);
+	}
+	metric_head(&b, "flowtag_chain_packets_total", "counter", "Packets tagged for a chain.");
+	for (i = 0; pol != NULL && i < policy_chain_count(pol); i++) {
+		json_printf(&b, "flowtag_chain_packets_total{chain=\"");
+		label_value(&b, policy_chain_at(pol, i)->name);
+		json_printf(&b, "\"} %llu\n", (unsigned long long)sum.chain_packets[i]);
+	}
+	metric_head(&b, "flowtag_chain_flows_total", "counter", "Flows decided for a chain.");
+	for (i = 0; pol != NULL && i < policy_chain_count(pol); i++) {
+		json_printf(&b, "flowtag_chain_flows_total{chain=\"");
+		label_value(&b, policy_chain_at(pol, i)->name);
+		json_printf(&b, "\"} %llu\n", (unsigned long long)sum.chain_flows[i]);
+	}
+	metric_head(&b, "flowtag_policy_version", "gauge", "Version of the policy in force.");
+	json_printf(&b, "flowtag_policy_version %u\n", pol != NULL ? policy_version(pol) : 0);
+	resp->content_type = "text/plain; version=0.0.4";
+	reply(resp, 200, &b);
+}
+
+/* ---- routing ---- */
+
+struct route {
+	const char *path;
+	enum api_method method;
+	const char *allow;
+	void (*simple)(struct api *api, struct api_response *resp);
+	void (*with_req)(struct api *api, const struct api_request *req, struct api_response *resp);
+};
+
+static const struct route routes[] = {
+	{"/v1/health", API_GET, "GET", get_health, NULL},
+	{"/v1/ready", API_GET, "GET", get_ready, NULL},
+	{"/v1/stats", API_GET, "GET", get_stats, NULL},
+	{"/v1/apps", API_GET, "GET", get_apps, NULL},
+	{"/v1/flows", API_GET, "GET", NULL, get_flows},
+	{"/v1/flows/flush", API_POST, "POST", post_flush, NULL},
+	{"/v1/chains", API_GET, "GET", get_chains, NULL},
+	{"/v1/policy", API_GET, "GET, PUT", get_policy, NULL},
+	{"/v1/policy", API_PUT, "GET, PUT", NULL, put_policy},
+	{"/metrics", API_GET, "GET", get_metrics, NULL},
+};
+
+static bool
+authorized(const struct api *api, const struct api_request *req)
+{
+	size_t n = strlen(api->token), i;
+	const char *given;
+	unsigned char diff = 0;
+
+	if (n == 0)
+		return true;
+	if (req->authorization == NULL || strncasecmp(req->authorization, "Bearer ", 7) != 0)
+		return false;
+	given = req->authorization + 7;
+	if (strlen(given) != n)
+		return false;
+	for (i = 0; i < n; i++) /* compared in constant time */
+		diff |= (unsigned char)(given[i] ^ api->token[i]);
+	return diff == 0;
+}
+
+void
+api_handle(struct api *api, const struct api_request *req, struct api_response *resp)
+{
+	const struct route *path_match = NULL;
+	size_t i;
+
+	memset(resp, 0, sizeof(*resp));
+	/* Health stays open for probes; everything else needs the token when one is set. */
+	if (strcmp(req->path, "/v1/health") != 0 && !authorized(api, req)) {
+		error_reply(resp, 401, "missing or wrong bearer token (Authorization: Bearer ...)");
+		return;
+	}
+	for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+		if (strcmp(routes[i].path, req->path) != 0)
+			continue;
+		path_match = &routes[i];
+		if (routes[i].method != req->method)
+			continue;
+		if (routes[i].simple != NULL)
+			routes[i].simple(api, resp);
+		else
+			routes[i].with_req(api, req, resp);
+		return;
+	}
+	if (path_match != NULL) {
+		resp->allow = path_match->allow;
+		error_reply(resp, 405, "method not allowed on %s (allowed: %s)", req->path,
+			    path_match->allow);
+		return;
+	}
+	error_reply(resp, 404, "no such endpoint: %s", req->path);
+}
+
+/* ---- DPDK telemetry ---- */
+
+static struct api *telemetry_api;
+
+static int
+tel_stats(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	struct worker_stats sum;
+	struct datapath_stats ds;
+
+	(void)cmd;
+	(void)params;
+	sum_workers(telemetry_api, &sum);
+	datapath_get_stats(telemetry_api->dp, &ds);
+	rte_tel_data_start_dict(d);
+	rte_tel_data_add_dict_u64(d, "packets", sum.packets);
+	rte_tel_data_add_dict_u64(d, "bytes", sum.bytes);
+	rte_tel_data_add_dict_u64(d, "flows_active", sum.flows_active);
+	rte_tel_data_add_dict_u64(d, "flows_created", sum.flows_created);
+	rte_tel_data_add_dict_u64(d, "flows_detected", sum.flows_detected);
+	rte_tel_data_add_dict_u64(d, "dpi_states_in_use", sum.dpi_states_in_use);
+	rte_tel_data_add_dict_u64(d, "tagged", sum.out_tagged);
+	rte_tel_data_add_dict_u64(d, "untagged", sum.out_pass);
+	rte_tel_data_add_dict_u64(d, "dropped_policy", sum.out_dropped_policy);
+	rte_tel_data_add_dict_u64(d, "dropped_malformed", sum.dropped_malformed);
+	rte_tel_data_add_dict_u64(d, "tx_failed", ds.tx_failed);
+	rte_tel_data_add_dict_u64(d, "policy_version", policy_version(datapath_policy(telemetry_api->dp)));
+	return 0;
+}
+
+static int
+tel_apps(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	struct worker_stats sum;
+	uint32_t i, n = 0;
+
+	(void)cmd;
+	(void)params;
+	sum_workers(telemetry_api, &sum);
+	rte_tel_data_start_dict(d);
+	for (i = 0; i < WORKER_MAX_APPS && n < RTE_TEL_MAX_DICT_ENTRIES; i++) {
+		if (sum.app_packets[i] == 0)
+			continue;
+		rte_tel_data_add_dict_u64(d, proto_name(telemetry_api, (uint16_t)i), sum.app_packets[i]);
+		n++;
+	}
+	return 0;
+}
+
+static int
+tel_chains(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	const struct policy *p = datapath_policy(telemetry_api->dp);
+	struct worker_stats sum;
+	uint32_t i;
+
+	(void)cmd;
+	(void)params;
+	sum_workers(telemetry_api, &sum);
+	rte_tel_data_start_dict(d);
+	for (i = 0; p != NULL && i < policy_chain_count(p); i++)
+		rte_tel_data_add_dict_u64(d, policy_chain_at(p, i)->name, sum.chain_packets[i]);
+	return 0;
+}
+
+void
+api_register_telemetry(struct api *api)
+{
+	telemetry_api = api;
+	rte_telemetry_register_cmd("/flowtag/stats", tel_stats,
+				   "flowtag's counters: packets, flows, tags, drops. No parameters");
+	rte_telemetry_register_cmd("/flowtag/apps", tel_apps,
+				   "Packets per nDPI application. No parameters");
+	rte_telemetry_register_cmd("/flowtag/chains", tel_chains,
+				   "Packets tagged per service chain. No parameters");
+}
