@@ -175,6 +175,11 @@ class OVS:
         # Room for a full 1500-byte packet plus NSH MD type 2 with a host name (<= 160 bytes).
         self.vsctl("set", "Interface", name, "mtu_request=%d" % VHOST_MTU)
 
+    def replace_groups(self, bridge, group_list):
+        self.ofctl(bridge, "del-groups", check=False)
+        for g in group_list:
+            self.ofctl(bridge, "add-group", g)
+
     def replace_flows(self, bridge, flow_list):
         path = os.path.join(self.rundir, bridge + ".flows")
         with open(path, "w") as f:

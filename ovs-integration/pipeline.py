@@ -70,15 +70,31 @@ def strip_actions(chain):
     return ""  # DSCP: the mark stays, nothing to remove
 
 
+SCALE_OUT_GROUP = 1
+
+
+def groups(ports):
+    """Several flowtag instances: one select group over them. OVS's default select method
+    (dp_hash with OVS_HASH_L4_SYMMETRIC) gives both directions of a flow the same bucket, so
+    each flow is classified whole by one instance."""
+    vnfs = ports["vnf"] if isinstance(ports["vnf"], list) else [ports["vnf"]]
+    if len(vnfs) < 2:
+        return []
+    return ["group_id=%d,type=select,%s" % (SCALE_OUT_GROUP, ",".join(
+        "bucket=output:%d" % v for v in vnfs))]
+
+
 def flows(chains, ports):
-    """ports: {"access": n, "vnf": n, "egress": n, "sf": {(chain, hop): n}}."""
-    out = ["table=0,priority=100,in_port=%d,actions=output:%d" % (ports["access"], ports["vnf"])]
+    """ports: {"access": n, "vnf": n or [n, ...], "egress": n, "sf": {(chain, hop): n}}."""
+    vnfs = ports["vnf"] if isinstance(ports["vnf"], list) else [ports["vnf"]]
+    to_vnf = "output:%d" % vnfs[0] if len(vnfs) == 1 else "group:%d" % SCALE_OUT_GROUP
+    out = ["table=0,priority=100,in_port=%d,actions=%s" % (ports["access"], to_vnf)]
     for i, c in enumerate(chains):
         num = i + 1
         first = ports["sf"][(c["name"], 1)]
-        for m in tag_matches(c, 0):
-            out.append("table=0,priority=200,in_port=%d,%s,actions=output:%d"
-                       % (ports["vnf"], m, first))
+        for v in vnfs:
+            for m in tag_matches(c, 0):
+                out.append("table=0,priority=200,in_port=%d,%s,actions=output:%d" % (v, m, first))
         for k in range(1, c["hops"] + 1):
             here = ports["sf"][(c["name"], k)]
             for m in tag_matches(c, k):
@@ -103,8 +119,8 @@ def flows(chains, ports):
                        % (num, proto, learn, 6 if proto == "tcp" else 17, l4, l4,
                           ports["egress"]))
         out.append("table=1,priority=50,reg1=%d,actions=output:%d" % (num, ports["egress"]))
-    out.append("table=0,priority=10,in_port=%d,actions=output:%d" % (ports["vnf"],
-                                                                     ports["egress"]))
+    for v in vnfs:
+        out.append("table=0,priority=10,in_port=%d,actions=output:%d" % (v, ports["egress"]))
     out.append("table=0,priority=0,actions=drop")
     return out
 
@@ -121,13 +137,18 @@ def main():
     ap.add_argument("--vnf", type=int, default=2)
     ap.add_argument("--egress", type=int, default=3)
     ap.add_argument("--sf-base", type=int, default=10)
+    ap.add_argument("--vnf-extra", type=int, nargs="*", default=[],
+                    help="ports of more flowtag instances: a select group spreads flows")
     a = ap.parse_args()
     chains = load_chains(a.config)
     names = sf_port_names(chains)
-    ports = {"access": a.access, "vnf": a.vnf, "egress": a.egress,
+    ports = {"access": a.access, "vnf": [a.vnf] + a.vnf_extra if a.vnf_extra else a.vnf,
+             "egress": a.egress,
              "sf": {(chain, hop): a.sf_base + i for i, (_, chain, hop) in enumerate(names)}}
     for i, (name, _, _) in enumerate(names):
         print("# port %d: %s" % (a.sf_base + i, name))
+    for g in groups(ports):
+        print("# group (ovs-ofctl -O OpenFlow13 add-group BRIDGE '%s')" % g)
     print("\n".join(flows(chains, ports)))
 
 

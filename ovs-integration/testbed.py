@@ -41,7 +41,7 @@ import ovs as ovslib  # noqa: E402
 import pipeline  # noqa: E402
 
 BRIDGE = "br-ft"
-PORT_ACCESS, PORT_VNF, PORT_EGRESS, PORT_SF_BASE = 1, 2, 3, 10
+PORT_ACCESS, PORT_VNF, PORT_EGRESS, PORT_VNF_EXTRA, PORT_SF_BASE = 1, 2, 3, 4, 10
 
 
 def _free_port():
@@ -54,8 +54,12 @@ def _free_port():
 
 
 class Testbed:
+    """instances: flowtag instances behind one select group (scale-out).
+    image: run flowtag from this container image (podman) instead of the host binary; the
+    service functions still run on the host."""
+
     def __init__(self, flowtag, config, rate=2000, flows_per_pass=100, rundir=None,
-                 db_sock=None, ovs_rundir=None, log=print):
+                 db_sock=None, ovs_rundir=None, log=print, instances=1, image=None):
         self.flowtag = os.path.abspath(flowtag)
         self.config = os.path.abspath(config)
         self.rate, self.flows_per_pass = rate, flows_per_pass
@@ -72,23 +76,36 @@ class Testbed:
         self.traffic = None
         self.egress_pcap = os.path.join(self.dir, "egress.pcap")
         self.api_port = _free_port()
-        self.records = os.path.join(self.dir, "flows.jsonl")
+        self.instances = instances
+        self.image = image
+        self.vnfs = ["vnf%d" % i for i in range(instances)]
+        self.vnf_ports = [PORT_VNF] + [PORT_VNF_EXTRA + i for i in range(instances - 1)]
+        self.records = os.path.join(self.dir, "flows.jsonl")  # instance 0's
 
     # ---- configs for flowtag and the service functions ----
+
+    def records_of(self, i):
+        return self.records if i == 0 else os.path.join(self.dir, "flows%d.jsonl" % i)
 
     def _write_configs(self):
         with open(self.config) as f:
             policy_text = f.read()
-        with open(os.path.join(self.dir, "flowtag.yaml"), "w") as f:
+        # The policy for the container (its entrypoint adds ports, prefix, API, records).
+        with open(os.path.join(self.dir, "policy.yaml"), "w") as f:
             f.write(policy_text)
-            f.write("\n# -- the testbed's own settings --\n")
-            f.write("eal: {lcores: \"0,1\", memory_mb: 256, file_prefix: ftb-ft-%s}\n" % self.id)
-            f.write("ports:\n  - name: vnf0\n    vdev: \"net_virtio_user0,path=%s,server=1,"
-                    "queues=1,queue_size=1024\"\n" % self.sock("vnf0"))
-            f.write("records: {path: %s}\n" % self.records)
-            f.write("api: {listen: \"127.0.0.1:%d\"}\n" % self.api_port)
             # The vhost-user ports' MTU (ovs.VHOST_MTU): a larger tagged frame is counted.
-            f.write("datapath: {mtu: %d}\n" % ovslib.VHOST_MTU)
+            f.write("\ndatapath: {mtu: %d}\n" % ovslib.VHOST_MTU)
+        for i, vnf in enumerate(self.vnfs):
+            with open(os.path.join(self.dir, "flowtag%d.yaml" % i), "w") as f:
+                f.write(policy_text)
+                f.write("\n# -- the testbed's own settings --\n")
+                f.write("eal: {lcores: \"0,1\", memory_mb: 256, file_prefix: ftb-ft-%s-%d}\n"
+                        % (self.id, i))
+                f.write("ports:\n  - name: %s\n    vdev: \"net_virtio_user%d,path=%s,server=1,"
+                        "queues=1,queue_size=1024\"\n" % (vnf, i, self.sock(vnf)))
+                f.write("records: {path: %s}\n" % self.records_of(i))
+                f.write("api: {listen: \"127.0.0.1:%d\"}\n" % (self.api_port + i))
+                f.write("datapath: {mtu: %d}\n" % ovslib.VHOST_MTU)
         with open(os.path.join(self.dir, "sf.yaml"), "w") as f:
             f.write("eal: {lcores: \"0,1\", memory_mb: 256, file_prefix: ftb-sf-%s}\n" % self.id)
             # Six ports with 1024-descriptor rings: enough mbufs to keep every ring filled.
@@ -119,19 +136,46 @@ class Testbed:
             time.sleep(0.1)
         raise RuntimeError("vhost-user sockets did not appear: %s" % names)
 
-    def start_flowtag(self, connect=True):
-        self._spawn("flowtag", [self.flowtag, "run", "-c", os.path.join(self.dir, "flowtag.yaml")])
-        self._wait_sockets(["vnf0"])
-        if connect:
-            self.ovs.add_vhost_client(BRIDGE, "vnf0", PORT_VNF, self.sock("vnf0"))
+    def container_name(self, i):
+        return "ftb-%s-vnf%d" % (self.id, i)
 
-    def stop_flowtag(self, sig=signal.SIGTERM):
-        p = self.procs.pop("flowtag", None)
+    def start_flowtag(self, connect=True, i=0):
+        vnf = self.vnfs[i]
+        name = "flowtag" if i == 0 else "flowtag%d" % i
+        if self.image:
+            # The socket directory is shared with OVS; hugepages come from the host.
+            self._spawn(name, ["podman", "run", "--rm", "--name", self.container_name(i),
+                               "--network=host", "--cap-add=IPC_LOCK", "--cap-add=SYS_NICE",
+                               "-v", "/dev/hugepages:/dev/hugepages",
+                               "-v", "%s:/run/flowtag" % self.dir,
+                               "-v", "%s:/etc/flowtag/flowtag.yaml:ro" % os.path.join(
+                                   self.dir, "policy.yaml"),
+                               "-e", "FLOWTAG_SOCKET=/run/flowtag/%s.sock" % vnf,
+                               "-e", "FLOWTAG_FILE_PREFIX=ftb-ft-%s-%d" % (self.id, i),
+                               "-e", "FLOWTAG_API=127.0.0.1:%d" % (self.api_port + i),
+                               "-e", "FLOWTAG_RECORDS=/run/flowtag/%s" % os.path.basename(
+                                   self.records_of(i)),
+                               "-e", "FLOWTAG_MEMORY_MB=256", self.image, "run"])
+        else:
+            self._spawn(name, [self.flowtag, "run", "-c",
+                               os.path.join(self.dir, "flowtag%d.yaml" % i)])
+        self._wait_sockets([vnf], timeout=120 if self.image else 30)
+        if connect:
+            self.ovs.add_vhost_client(BRIDGE, vnf, self.vnf_ports[i], self.sock(vnf))
+
+    def stop_flowtag(self, sig=signal.SIGTERM, i=0):
+        name = "flowtag" if i == 0 else "flowtag%d" % i
+        p = self.procs.pop(name, None)
         if p is None:
             return None
-        p.send_signal(sig)
+        if self.image:
+            # podman stop sends SIGTERM to flowtag (the entrypoint execs it).
+            subprocess.run(["podman", "stop", "-t", "30", self.container_name(i)],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        else:
+            p.send_signal(sig)
         try:
-            return p.wait(timeout=30)
+            return p.wait(timeout=40)
         except subprocess.TimeoutExpired:
             p.kill()
             return p.wait()
@@ -144,13 +188,17 @@ class Testbed:
         self.log("testbed: run directory %s; flowtag's API: http://127.0.0.1:%d/v1/ "
                  "(vnf/flowtagctl --url http://127.0.0.1:%d top)" % (self.dir, self.api_port,
                                                                    self.api_port))
+        # The container runs as an unprivileged user: it must create its socket here too.
+        os.chmod(self.dir, 0o1777 if self.image else 0o755)
         self.ovs.start()
         self.ovs.add_bridge(BRIDGE)
         # A DPDK virtio-user server waits in its probe for the client: OVS connects to each
         # socket as it appears, then the process goes on to its next port.
-        self.start_flowtag()
+        for i in range(self.instances):
+            self.start_flowtag(i=i)
         self._spawn("sf", [self.flowtag, "sf", "-c", os.path.join(self.dir, "sf.yaml")])
-        ports = {"access": PORT_ACCESS, "vnf": PORT_VNF, "egress": PORT_EGRESS, "sf": {}}
+        ports = {"access": PORT_ACCESS, "vnf": self.vnf_ports if self.instances > 1 else PORT_VNF,
+                 "egress": PORT_EGRESS, "sf": {}}
         for i, (name, chain, hop) in enumerate(self.sf_ports):
             self._wait_sockets([name])
             self.ovs.add_vhost_client(BRIDGE, name, PORT_SF_BASE + i, self.sock(name))
@@ -159,6 +207,8 @@ class Testbed:
             "dpdk-devargs": "net_pcap_ftb%s,rx_pcap=%s,tx_pcap=%s" % (
                 self.id, os.path.join(self.dir, "empty.pcap"), self.egress_pcap)})
         self.flows = pipeline.flows(self.chains, ports)
+        self.groups = pipeline.groups(ports)
+        self.ovs.replace_groups(BRIDGE, self.groups)
         self.ovs.replace_flows(BRIDGE, self.flows)
         # The access port last: packets arriving before the pipeline is in place are lost.
         subprocess.run(["ip", "netns", "add", self.netns], check=True)
@@ -172,7 +222,7 @@ class Testbed:
 
     def wait_connected(self, timeout=30):
         """Until every vhost-user port is up (both sides of each socket connected)."""
-        names = ["vnf0"] + [n for n, _, _ in self.sf_ports]
+        names = self.vnfs + [n for n, _, _ in self.sf_ports]
         deadline = time.time() + timeout
         while time.time() < deadline:
             states = [self.ovs.vsctl("get", "Interface", n, "link_state", check=False).strip()
@@ -205,6 +255,9 @@ class Testbed:
 
     def down(self, keep=False):
         self.stop_traffic()
+        for i in range(self.instances):
+            if self.image and ("flowtag" if i == 0 else "flowtag%d" % i) in self.procs:
+                self.stop_flowtag(i=i)
         for name in list(self.procs):
             p = self.procs.pop(name)
             if p.poll() is None:
@@ -214,8 +267,9 @@ class Testbed:
                 except subprocess.TimeoutExpired:
                     p.kill()
         self.ovs.stop()
-        for prefix in ("ftb-ft-", "ftb-sf-"):
-            ovslib.remove_dpdk_runtime_dir(prefix + self.id)
+        ovslib.remove_dpdk_runtime_dir("ftb-sf-" + self.id)
+        for i in range(self.instances):
+            ovslib.remove_dpdk_runtime_dir("ftb-ft-%s-%d" % (self.id, i))
         subprocess.run(["ip", "link", "del", self.veth], stderr=subprocess.DEVNULL)
         subprocess.run(["ip", "netns", "del", self.netns], stderr=subprocess.DEVNULL)
         if not keep:
@@ -255,8 +309,10 @@ class Testbed:
 
     def app_counts(self):
         apps = collections.defaultdict(lambda: {"packets": 0, "flows": 0})
-        if os.path.exists(self.records):
-            with open(self.records) as f:
+        for i in range(self.instances):
+            if not os.path.exists(self.records_of(i)):
+                continue
+            with open(self.records_of(i)) as f:
                 for line in f:
                     try:
                         r = json.loads(line)
@@ -266,8 +322,8 @@ class Testbed:
                     apps[r["label"]]["flows"] += 1
         return dict(apps)
 
-    def records_list(self):
-        with open(self.records) as f:
+    def records_list(self, i=0):
+        with open(self.records_of(i)) as f:
             return [json.loads(line) for line in f if line.strip()]
 
 
@@ -298,6 +354,9 @@ def main():
     ap.add_argument("--flows", type=int, default=100, help="sessions per traffic pass (100)")
     ap.add_argument("--egress-pcap", metavar="FILE", help="keep the egress capture here")
     ap.add_argument("--keep", action="store_true", help="keep the run directory")
+    ap.add_argument("--instances", type=int, default=1,
+                    help="flowtag instances behind one select group (scale-out)")
+    ap.add_argument("--image", help="run flowtag from this container image (podman)")
     ap.add_argument("--ovs-db", metavar="SOCK",
                     help="attach to this running OVS (its ovsdb socket) instead of starting one")
     ap.add_argument("--ovs-rundir", metavar="DIR", default="/var/run/openvswitch",
@@ -311,7 +370,8 @@ def main():
     signal.signal(signal.SIGINT, lambda *_: stop.update(now=True))
     signal.signal(signal.SIGTERM, lambda *_: stop.update(now=True))
     tb = Testbed(a.flowtag, a.config, rate=a.rate, flows_per_pass=a.flows, db_sock=a.ovs_db,
-                 ovs_rundir=a.ovs_rundir if a.ovs_db else None)
+                 ovs_rundir=a.ovs_rundir if a.ovs_db else None, instances=a.instances,
+                 image=a.image)
     try:
         tb.up()
         tb.start_traffic(a.duration)
@@ -323,7 +383,9 @@ def main():
         tb.stop_traffic()
         time.sleep(1.0)  # what is in flight reaches the egress
         chains, egress = tb.chain_counts(), tb.egress_packets()
-        rc = tb.stop_flowtag()  # SIGTERM: every flow's record is written
+        rc = 0
+        for i in range(tb.instances):
+            rc = rc or tb.stop_flowtag(i=i)  # SIGTERM: every flow's record is written
         apps = tb.app_counts()
         show(tb, time.time() - t0, final=True)
         if a.egress_pcap:
