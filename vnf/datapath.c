@@ -38,6 +38,8 @@
 #define TX_BUF 64
 
 #define CMD_RING_SIZE 16
+#define PORT_IN_MBUF UINT16_MAX /* classify_burst: each mbuf carries its port's index */
+#define WORKER_RING_SIZE 4096 /* I/O <-> worker rings, each way */
 #define JOB_SCAN_STEP 4096 /* table entries a worker looks at per loop for a snapshot */
 #define JOB_FLUSH_STEP 512 /* flows it ends per loop for a flush */
 
@@ -75,6 +77,27 @@ struct dp_worker {
 	const struct policy *policy_seen;
 	volatile bool pass_done; /* replay --loop: input drained, flows flushed, waiting */
 	uint64_t pass_rx; /* replay: packets of the current pass */
+	/* With an I/O lcore: packets come from it and go back to it through these rings. */
+	struct rte_ring *in; /* I/O -> worker: the flows this worker owns */
+	struct rte_ring *out; /* worker -> I/O: classified, m->port = the output port's index */
+} __rte_cache_aligned;
+
+/*
+ * The I/O lcore, when there are several workers: it receives from every port, sends each
+ * packet to the worker that owns its flow (a symmetric hash of the flow key, so both
+ * directions meet), and transmits what the workers send back. Any port works this way, even
+ * one with a single queue; each flow stays in order (one worker, FIFO rings).
+ */
+struct dp_io {
+	unsigned int lcore;
+	volatile bool input_done; /* no more packets will be dispatched */
+	volatile bool finished;
+	struct rte_mbuf *txb[MAX_PORTS][TX_BUF];
+	uint16_t txn[MAX_PORTS];
+	uint64_t rx;
+	uint64_t tx;
+	uint64_t tx_failed;
+	uint64_t dispatch_dropped; /* a worker's ring was full (live traffic only) */
 } __rte_cache_aligned;
 
 struct datapath {
@@ -91,6 +114,9 @@ struct datapath {
 	uint64_t ts_flag;
 	uint64_t epoch_us; /* wall clock at TSC 0, for live timestamps */
 	uint32_t n_workers;
+	bool dispatch; /* an I/O lcore feeds the workers (more than one worker) */
+	struct dp_io io;
+	uint16_t port_index[RTE_MAX_ETHPORTS]; /* DPDK port id -> config index */
 	struct policy *policy; /* read by workers under RCU */
 	struct rte_rcu_qsbr *qsbr;
 	uint64_t pass_done_tsc; /* replay --loop: when every worker finished its pass */
@@ -142,6 +168,24 @@ tx_flush(struct dp_worker *dw, uint16_t out)
 
 	if (n == 0)
 		return;
+	if (dw->out != NULL) {
+		unsigned int k;
+
+		/* Back to the I/O lcore, which transmits; it never blocks on us for long. */
+		for (k = 0; k < n; k++)
+			dw->txb[out][k]->port = out;
+		sent = (uint16_t)rte_ring_sp_enqueue_burst(dw->out, (void **)dw->txb[out], n, NULL);
+		while (sent < n && (dp->p.rx_target > 0 || dp->stop))
+			sent += (uint16_t)rte_ring_sp_enqueue_burst(dw->out, (void **)dw->txb[out] + sent,
+								   n - sent, NULL);
+		dw->tx += sent;
+		if (sent < n) {
+			dw->tx_failed += n - sent;
+			rte_pktmbuf_free_bulk(dw->txb[out] + sent, n - sent);
+		}
+		dw->txn[out] = 0;
+		return;
+	}
 	sent = rte_eth_tx_burst(dp->ports[out], 0, dw->txb[out], n);
 	/* Replay must not lose packets to a busy port; live traffic must not stall. */
 	while (dp->p.rx_target > 0 && sent < n && !dp->stop)
@@ -241,18 +285,18 @@ classify_burst(const struct datapath *dp, struct dp_worker *dw, struct rte_mbuf 
 
 	for (i = 0; i < n; i++) {
 		struct rte_mbuf *m = rx[i];
+		uint16_t pidx = port_idx == PORT_IN_MBUF ? m->port : port_idx;
 		uint32_t len;
 
 		if (likely(rte_pktmbuf_is_contiguous(m))) {
-			describe(dp, rte_pktmbuf_mtod(m, const uint8_t *), m->data_len, m, port_idx,
-				 t_now, &pkts[i]);
+			describe(dp, rte_pktmbuf_mtod(m, const uint8_t *), m->data_len, m, pidx, t_now,
+				 &pkts[i]);
 			continue;
 		}
 		if (i > start)
 			worker_process(dw->w, pkts + start, i - start);
 		len = RTE_MIN(m->pkt_len, (uint32_t)SCRATCH_SIZE);
-		describe(dp, rte_pktmbuf_read(m, 0, len, dw->scratch), len, m, port_idx, t_now,
-			 &pkts[i]);
+		describe(dp, rte_pktmbuf_read(m, 0, len, dw->scratch), len, m, pidx, t_now, &pkts[i]);
 		worker_process(dw->w, &pkts[i], 1);
 		start = i + 1;
 	}
@@ -384,14 +428,43 @@ worker_main(void *arg)
 		rte_rcu_qsbr_thread_online(dp->qsbr, dw->id);
 		dw->policy_seen = dp->policy;
 	}
-	while (!dp->stop) {
+	for (;;) {
 		uint16_t pi, out, got = 0;
 
+		/* Alone, a worker stops with the data path; fed by the I/O lcore, once it is dry. */
+		if (dw->in == NULL ? dp->stop
+				   : __atomic_load_n(&dp->io.input_done, __ATOMIC_ACQUIRE) &&
+					     rte_ring_empty(dw->in))
+			break;
 		if (dw->w != NULL) {
 			rte_rcu_qsbr_quiescent(dp->qsbr, dw->id); /* no policy reference held here */
 			follow_policy(dw);
 			if (dw->job != NULL || rte_ring_count(dw->cmds) > 0)
 				job_step(dw);
+		}
+		if (dw->in != NULL) {
+			uint16_t n = (uint16_t)rte_ring_sc_dequeue_burst(dw->in, (void **)rx, burst, NULL);
+
+			if (n > 0) {
+				dw->rx += n;
+				/* The I/O lcore put the input port's index in m->port. */
+				classify_burst(dp, dw, rx, n, PORT_IN_MBUF, replay ? 0 : now_us(dp));
+				for (out = 0; out < dp->n_ports; out++)
+					tx_flush(dw, out);
+				idle_polls = 0;
+				sleep_us = 1;
+				continue;
+			}
+			if (!replay) {
+				worker_tick(dw->w, now_us(dp));
+				for (out = 0; out < dp->n_ports; out++)
+					tx_flush(dw, out);
+			}
+			if (++idle_polls > IDLE_POLLS_BEFORE_SLEEP && dp->cfg.idle_sleep_max_us > 0) {
+				rte_delay_us_sleep(sleep_us);
+				sleep_us = RTE_MIN(sleep_us * 2, dp->cfg.idle_sleep_max_us);
+			}
+			continue;
 		}
 		if (replay && dw->pass_rx >= dp->p.rx_target) {
 			if (!dp->p.loop)
@@ -465,6 +538,157 @@ worker_main(void *arg)
 	return 0;
 }
 
+/*
+ * The worker that owns the packet's flow: a symmetric hash of the address pair (and VLAN),
+ * so both directions meet, and so do all flows between two hosts: nDPI remembers things
+ * across flows (its STUN cache, host-based guesses), per detection module, i.e. per worker.
+ */
+static inline uint32_t
+owner_of(const struct datapath *dp, struct rte_mbuf *m)
+{
+	struct parse_info pi;
+	struct flow_key key;
+
+	if (parse_ethernet(rte_pktmbuf_mtod(m, const uint8_t *), m->data_len, &pi) != PARSE_OK)
+		return 0; /* not a flow packet: passed or dropped alike by any worker */
+	flow_key_from_packet(&pi, &key);
+	key.lo_port = key.hi_port = 0;
+	key.l4_proto = 0;
+	return flow_key_hash(&key) % dp->n_workers;
+}
+
+static void
+io_tx_flush(struct datapath *dp, uint16_t out)
+{
+	struct dp_io *io = &dp->io;
+	uint16_t n = io->txn[out], sent;
+
+	if (n == 0)
+		return;
+	sent = rte_eth_tx_burst(dp->ports[out], 0, io->txb[out], n);
+	while (dp->p.rx_target > 0 && sent < n)
+		sent += rte_eth_tx_burst(dp->ports[out], 0, io->txb[out] + sent, n - sent);
+	io->tx += sent;
+	if (sent < n) {
+		io->tx_failed += n - sent;
+		rte_pktmbuf_free_bulk(io->txb[out] + sent, n - sent);
+	}
+	io->txn[out] = 0;
+}
+
+/* Transmit what the workers classified. Returns how many packets it took. */
+static uint32_t
+io_collect(struct datapath *dp)
+{
+	struct dp_io *io = &dp->io;
+	struct rte_mbuf *m[MAX_BURST];
+	uint32_t i, total = 0;
+	uint16_t out;
+
+	for (i = 0; i < dp->n_workers; i++) {
+		unsigned int n, k;
+
+		while ((n = rte_ring_sc_dequeue_burst(dp->workers[i].out, (void **)m, MAX_BURST,
+						      NULL)) > 0) {
+			for (k = 0; k < n; k++) {
+				out = m[k]->port;
+				io->txb[out][io->txn[out]++] = m[k];
+				if (io->txn[out] == TX_BUF)
+					io_tx_flush(dp, out);
+			}
+			total += n;
+		}
+	}
+	for (out = 0; out < dp->n_ports; out++)
+		io_tx_flush(dp, out);
+	return total;
+}
+
+/* Hand a burst to a worker; replay waits for room (draining the way back meanwhile). */
+static void
+io_dispatch(struct datapath *dp, uint32_t w, struct rte_mbuf **m, uint16_t n)
+{
+	struct dp_io *io = &dp->io;
+	unsigned int sent = rte_ring_sp_enqueue_burst(dp->workers[w].in, (void **)m, n, NULL);
+
+	while (sent < n && dp->p.rx_target > 0) {
+		io_collect(dp);
+		sent += rte_ring_sp_enqueue_burst(dp->workers[w].in, (void **)m + sent, n - sent, NULL);
+	}
+	if (sent < n) {
+		io->dispatch_dropped += n - sent;
+		rte_pktmbuf_free_bulk(m + sent, n - sent);
+	}
+}
+
+static int
+io_main(void *arg)
+{
+	struct datapath *dp = arg;
+	struct dp_io *io = &dp->io;
+	const uint16_t burst = (uint16_t)RTE_MIN(dp->cfg.burst_size, (uint32_t)MAX_BURST);
+	const uint64_t hz = rte_get_timer_hz();
+	const bool replay = dp->p.rx_target > 0;
+	static struct rte_mbuf *per_worker[RTE_MAX_LCORE][MAX_BURST];
+	uint16_t per_worker_n[RTE_MAX_LCORE];
+	struct rte_mbuf *rx[MAX_BURST];
+	uint32_t idle_polls = 0, sleep_us = 1, i;
+	uint64_t last_rx_tsc = rte_get_timer_cycles();
+
+	for (;;) {
+		uint32_t moved = 0;
+		uint16_t pi, k;
+
+		if (!io->input_done &&
+		    (dp->stop || (replay && io->rx >= dp->p.rx_target) ||
+		     (replay && rte_get_timer_cycles() - last_rx_tsc > hz * REPLAY_STALL_US / 1000000)))
+			__atomic_store_n(&io->input_done, true, __ATOMIC_RELEASE);
+		if (!io->input_done) {
+			for (pi = 0; pi < dp->n_ports; pi++) {
+				uint16_t n = rte_eth_rx_burst(dp->ports[pi], 0, rx, burst);
+
+				if (n == 0)
+					continue;
+				io->rx += n;
+				moved += n;
+				memset(per_worker_n, 0, sizeof(per_worker_n[0]) * dp->n_workers);
+				for (k = 0; k < n; k++) {
+					uint32_t w = owner_of(dp, rx[k]);
+
+					rx[k]->port = pi; /* the worker needs the input port's index */
+					per_worker[w][per_worker_n[w]++] = rx[k];
+				}
+				for (i = 0; i < dp->n_workers; i++)
+					if (per_worker_n[i] > 0)
+						io_dispatch(dp, i, per_worker[i], per_worker_n[i]);
+			}
+		}
+		moved += io_collect(dp);
+		if (io->input_done) {
+			bool all = true;
+
+			for (i = 0; i < dp->n_workers; i++)
+				all = all && dp->workers[i].finished;
+			if (all) {
+				io_collect(dp); /* what the last flushes released */
+				break;
+			}
+		}
+		if (moved > 0) {
+			idle_polls = 0;
+			sleep_us = 1;
+			last_rx_tsc = rte_get_timer_cycles();
+			continue;
+		}
+		if (++idle_polls > IDLE_POLLS_BEFORE_SLEEP && dp->cfg.idle_sleep_max_us > 0) {
+			rte_delay_us_sleep(sleep_us);
+			sleep_us = RTE_MIN(sleep_us * 2, dp->cfg.idle_sleep_max_us);
+		}
+	}
+	io->finished = true;
+	return 0;
+}
+
 static int
 make_workers(struct datapath *dp, char *err, size_t err_len)
 {
@@ -483,12 +707,27 @@ make_workers(struct datapath *dp, char *err, size_t err_len)
 	wp.on_record = record_to_ring;
 	wp.on_packet = packet_out;
 
+	/*
+	 * One lcore besides the control one: a worker that does rx, classification and tx itself.
+	 * More: the first is the I/O lcore, the others are workers fed by it (flow affinity).
+	 */
+	dp->dispatch = rte_lcore_count() > 2 && !dp->p.service_function;
+	dp->io.lcore = RTE_MAX_LCORE; /* not chosen yet */
+	if (dp->dispatch && dp->p.loop) {
+		snprintf(err, err_len, "replay --loop runs on one worker lcore (eal.lcores with two "
+				       "entries)");
+		return -1;
+	}
 	RTE_LCORE_FOREACH_WORKER(lcore) {
 		struct dp_worker *dw = &dp->workers[dp->n_workers];
 		char name[RTE_RING_NAMESIZE];
 
-		/* One worker polls every port's queue; more arrive with flow-affine dispatch. */
-		if (dp->n_workers == 1)
+		if (dp->dispatch && dp->io.lcore == RTE_MAX_LCORE) {
+			dp->io.lcore = lcore;
+			continue;
+		}
+		/* A service function runs on one lcore. */
+		if (dp->p.service_function && dp->n_workers == 1)
 			break;
 		dw->dp = dp;
 		dw->id = (uint16_t)dp->n_workers;
@@ -508,6 +747,18 @@ make_workers(struct datapath *dp, char *err, size_t err_len)
 		snprintf(name, sizeof(name), "cmds%u", dw->id);
 		dw->cmds = rte_ring_create(name, CMD_RING_SIZE, (int)rte_lcore_to_socket_id(lcore),
 					   RING_F_SP_ENQ | RING_F_SC_DEQ);
+		if (dp->dispatch) {
+			snprintf(name, sizeof(name), "win%u", dw->id);
+			dw->in = rte_ring_create(name, WORKER_RING_SIZE, (int)rte_lcore_to_socket_id(lcore),
+						 RING_F_SP_ENQ | RING_F_SC_DEQ);
+			snprintf(name, sizeof(name), "wout%u", dw->id);
+			dw->out = rte_ring_create(name, WORKER_RING_SIZE, (int)rte_lcore_to_socket_id(lcore),
+						  RING_F_SP_ENQ | RING_F_SC_DEQ);
+			if (dw->in == NULL || dw->out == NULL) {
+				snprintf(err, err_len, "worker %u: out of memory for its rings", dw->id);
+				return -1;
+			}
+		}
 		if (dw->records == NULL || dw->scratch == NULL || dw->cmds == NULL) {
 			snprintf(err, err_len, "worker %u: out of memory for its record ring", dw->id);
 			return -1;
@@ -596,6 +847,8 @@ datapath_start(struct datapath *dp)
 		if (rc != 0)
 			return rc;
 	}
+	if (dp->dispatch && rte_eal_remote_launch(io_main, dp, dp->io.lcore) != 0)
+		return -1;
 	dp->launched = true;
 	return 0;
 }
@@ -683,6 +936,8 @@ datapath_poll(struct datapath *dp)
 
 	for (i = 0; i < dp->n_workers; i++)
 		all_finished = all_finished && dp->workers[i].finished;
+	if (dp->dispatch)
+		all_finished = all_finished && dp->io.finished;
 	/* Read `finished` before draining: a finished worker has enqueued its last record. */
 	rte_smp_rmb();
 	drain_records(dp);
@@ -716,6 +971,8 @@ datapath_destroy(struct datapath *dp)
 		worker_destroy(dp->workers[i].w);
 		rte_ring_free(dp->workers[i].records);
 		rte_ring_free(dp->workers[i].cmds);
+		rte_ring_free(dp->workers[i].in);
+		rte_ring_free(dp->workers[i].out);
 		free(dp->workers[i].scratch);
 	}
 	policy_destroy(dp->policy);
@@ -754,6 +1011,12 @@ datapath_get_stats(const struct datapath *dp, struct datapath_stats *st)
 			sum[k] += add[k];
 		st->w.flows_active += ws.flows_active;
 		st->w.dpi_states_in_use += ws.dpi_states_in_use;
+	}
+	if (dp->dispatch) {
+		/* The workers' tx went to the I/O lcore; what counts is what it received and sent. */
+		st->rx_packets = dp->io.rx;
+		st->tx_packets = dp->io.tx;
+		st->tx_failed += dp->io.tx_failed + dp->io.dispatch_dropped;
 	}
 	for (i = 0; i < dp->n_ports; i++) {
 		if (rte_eth_stats_get(dp->ports[i], &ps) != 0)
@@ -808,10 +1071,10 @@ datapath_policy(const struct datapath *dp)
 }
 
 static int
-run_job(struct datapath *dp, struct dp_command *c, uint32_t timeout_ms)
+run_job(struct datapath *dp, uint32_t w, struct dp_command *c, uint32_t timeout_ms)
 {
 	uint64_t deadline = rte_get_timer_cycles() + rte_get_timer_hz() * timeout_ms / 1000;
-	struct dp_worker *dw = &dp->workers[0];
+	struct dp_worker *dw = &dp->workers[w];
 
 	if (dw->w == NULL || dw->finished || rte_ring_sp_enqueue(dw->cmds, c) != 0)
 		return -EAGAIN;
@@ -829,33 +1092,47 @@ datapath_flows(struct datapath *dp, const struct datapath_flow_filter *f, uint32
 {
 	/* Static: a request that times out may still be read by the worker later. */
 	static struct dp_command c;
+	uint32_t w, copied = 0;
 	int rc;
 
 	if (c.kind == CMD_FLOWS && c.out != NULL && !c.done)
 		return -EBUSY;
-	memset(&c, 0, sizeof(c));
-	c.kind = CMD_FLOWS;
-	c.filter = f;
-	c.offset = offset;
-	c.max = max;
-	c.out = out;
-	rc = run_job(dp, &c, timeout_ms);
-	if (rc != 0)
-		return rc;
-	*more = c.matched > offset + c.copied;
-	return (int)c.copied;
+	*more = false;
+	/* Worker after worker: the offset runs over the matches of all of them, in order. */
+	for (w = 0; w < dp->n_workers; w++) {
+		memset(&c, 0, sizeof(c));
+		c.kind = CMD_FLOWS;
+		c.filter = f;
+		c.offset = offset;
+		c.max = max - copied;
+		c.out = out + copied;
+		rc = run_job(dp, w, &c, timeout_ms);
+		if (rc != 0)
+			return rc;
+		copied += c.copied;
+		if (c.matched > offset + c.copied)
+			*more = true;
+		offset = c.matched >= offset ? 0 : offset - c.matched;
+	}
+	return (int)copied;
 }
 
 int
 datapath_flush_flows(struct datapath *dp, uint32_t timeout_ms)
 {
 	static struct dp_command c;
-	int rc;
+	uint32_t w;
+	int rc, total = 0;
 
-	memset(&c, 0, sizeof(c));
-	c.kind = CMD_FLUSH;
-	rc = run_job(dp, &c, timeout_ms);
-	return rc != 0 ? rc : (int)c.matched;
+	for (w = 0; w < dp->n_workers; w++) {
+		memset(&c, 0, sizeof(c));
+		c.kind = CMD_FLUSH;
+		rc = run_job(dp, w, &c, timeout_ms);
+		if (rc != 0)
+			return rc;
+		total += (int)c.matched;
+	}
+	return total;
 }
 
 uint32_t

@@ -41,7 +41,8 @@ eal_build_args(const struct config *cfg, const char *prog, struct eal_args *a)
 
 	memset(a, 0, sizeof(*a));
 	rc |= add(a, "%s", prog);
-	rc |= add(a, "-l");
+	/* "0,1,2" is a core list; "0@0,1@1,2@1" maps lcores onto cores (more lcores than cores). */
+	rc |= add(a, strpbrk(cfg->lcores, "@()") != NULL ? "--lcores" : "-l");
 	rc |= add(a, "%s", cfg->lcores);
 	rc |= add(a, "--no-pci");
 	if (cfg->file_prefix[0] != '\0')

@@ -321,11 +321,10 @@ out:
 	return rc;
 }
 
+/* `COMMAND -c FILE` (check, run, sf): load FILE, or say what is wrong. 0, or an exit code. */
 static int
-cmd_check(int argc, char **argv)
+config_from_args(int argc, char **argv, const char *command, struct config *cfg)
 {
-	struct policy *policy;
-	struct config cfg;
 	const char *path = NULL;
 	int c;
 
@@ -338,11 +337,23 @@ cmd_check(int argc, char **argv)
 		path = optarg;
 	}
 	if (path == NULL) {
-		fprintf(stderr, "flowtag check: -c FILE is required\n");
+		fprintf(stderr, "flowtag %s: -c FILE is required\n", command);
 		return EXIT_USAGE;
 	}
-	if (load_config(&cfg, path) != 0)
-		return EXIT_USAGE;
+	return load_config(cfg, path) != 0 ? EXIT_USAGE : 0;
+}
+
+static int
+cmd_check(int argc, char **argv)
+{
+	struct policy *policy;
+	struct config cfg;
+	const char *path;
+	int rc = config_from_args(argc, argv, "check", &cfg);
+
+	if (rc != 0)
+		return rc;
+	path = cfg.path;
 	policy = compile_policy(&cfg);
 	if (policy == NULL) {
 		config_release(&cfg);
@@ -363,25 +374,13 @@ static int
 cmd_run(int argc, char **argv, const char *prog, bool service_function)
 {
 	struct config cfg;
-	const char *path = NULL;
-	int c, rc;
+	int rc = config_from_args(argc, argv, service_function ? "sf" : "run", &cfg);
 
-	optind = 1;
-	while ((c = getopt(argc, argv, "c:")) != -1) {
-		if (c != 'c') {
-			usage(stderr);
-			return EXIT_USAGE;
-		}
-		path = optarg;
-	}
-	if (path == NULL) {
-		fprintf(stderr, "flowtag run: -c FILE is required\n");
-		return EXIT_USAGE;
-	}
-	if (load_config(&cfg, path) != 0)
-		return EXIT_USAGE;
+	if (rc != 0)
+		return rc;
 	if (cfg.n_ports == 0) {
-		fprintf(stderr, "%s: no ports configured: 'ports' needs at least one vdev\n", path);
+		fprintf(stderr, "%s: no ports configured: 'ports' needs at least one vdev\n", cfg.path);
+		config_release(&cfg);
 		return EXIT_USAGE;
 	}
 	{

@@ -17,22 +17,13 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, ".."))
+from testlib import check, finish, record_key  # noqa: E402
 sys.path.insert(0, os.path.join(HERE, "../../ovs-integration"))
 sys.path.insert(0, os.path.join(HERE, "../ovs"))
 import e2e as ovs_e2e  # noqa: E402
 import testbed  # noqa: E402
 
-passed, failures = 0, []
-
-
-def check(cond, what):
-    global passed
-    if cond:
-        passed += 1
-        print("ok   " + what, flush=True)
-    else:
-        failures.append(what)
-        print("FAIL " + what, flush=True)
 
 
 def learnt_on_chain(tb, recs):
@@ -42,7 +33,7 @@ def learnt_on_chain(tb, recs):
         if r["action"] != "chain" or r["l4"] not in ("tcp", "udp") or \
                 r["verdict_packet"] > r["packets"]:
             continue
-        if ovs_e2e.record_key(r) in learnt[r["chain"]]:
+        if record_key(r) in learnt[r["chain"]]:
             ok += 1
         else:
             bad.append((r["label"], r["chain"]))
@@ -103,7 +94,7 @@ def main():
         for i in range(2):
             tb.stop_flowtag(i=i)
         recs = [tb.records_list(0), tb.records_list(1)]
-        keys = [{ovs_e2e.record_key(r) for r in rs} for rs in recs]
+        keys = [{record_key(r) for r in rs} for rs in recs]
         both = keys[0] & keys[1]
         print("instance 0: %d flows, instance 1: %d flows" % (len(keys[0]), len(keys[1])))
         check(len(keys[0]) > 0 and len(keys[1]) > 0,
@@ -123,8 +114,7 @@ def main():
     left = subprocess.run(["podman", "ps", "-a", "--format", "{{.Names}}"],
                           stdout=subprocess.PIPE, text=True).stdout.split()
     check(not [n for n in left if n.startswith("ftb-")], "no container left behind (%s)" % left)
-    print("%d passed, %d failed" % (passed, len(failures)))
-    return 1 if failures else 0
+    return finish()
 
 
 if __name__ == "__main__":

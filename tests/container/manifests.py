@@ -13,19 +13,11 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from testlib import check, finish  # noqa: E402
+
 import yaml
 
-passed, failures = 0, []
-
-
-def check(cond, what):
-    global passed
-    if cond:
-        passed += 1
-        print("ok   " + what)
-    else:
-        failures.append(what)
-        print("FAIL " + what)
 
 
 def main():
@@ -101,8 +93,7 @@ def main():
         r = subprocess.run([a.flowtag, "check", "-c", f.name], stdout=subprocess.PIPE,
                            stderr=subprocess.STDOUT, text=True)
     check(r.returncode == 0 and "6 ports" in r.stdout, "compose: sf.yaml passes flowtag check")
-    print("%d passed, %d failed" % (passed, len(failures)))
-    return 1 if failures else 0
+    return finish()
 
 
 if __name__ == "__main__":

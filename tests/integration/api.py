@@ -17,7 +17,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -26,28 +25,11 @@ import urllib.error
 import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, ".."))
+from testlib import check, finish, free_port  # noqa: E402
 sys.path.insert(0, os.path.join(HERE, "../../ovs-integration"))
 import trafficgen  # noqa: E402
 
-passed, failures = 0, []
-
-
-def check(cond, what):
-    global passed
-    if cond:
-        passed += 1
-        print("ok   " + what, flush=True)
-    else:
-        failures.append(what)
-        print("FAIL " + what, flush=True)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def http(method, url, body=None, token=None):
@@ -291,12 +273,11 @@ def main():
         st3 = d2.get("/v1/stats", token="s3cret-token")[0]
         st4 = d2.get("/v1/health")[0]
         check((st1, st2, st3, st4) == (401, 401, 200, 200),
-              "token: none 401, wrong 401, right 200, health open (%s)" % [st1, st2, st3, st4])
+              "token: none 401, wrong 401, right 200, health open (%s)" % ([st1, st2, st3, st4],))
         d2.stop()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    print("%d passed, %d failed" % (passed, len(failures)))
-    return 1 if failures else 0
+    return finish()
 
 
 if __name__ == "__main__":

@@ -59,9 +59,10 @@ def load_expectations(path):
     return known
 
 
-def replay(flowtag, capture, workdir):
+def replay(flowtag, capture, workdir, config=None):
     out = os.path.join(workdir, os.path.basename(capture) + ".jsonl")
-    proc = subprocess.run([flowtag, "replay", "--flows", out, capture],
+    proc = subprocess.run([flowtag, "replay", "--flows", out] +
+                          (["-c", config] if config else []) + [capture],
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     if proc.returncode != 0:
         raise RuntimeError("flowtag replay %s exited %d:\n%s" % (capture, proc.returncode,
@@ -116,6 +117,7 @@ def main():
     ap.add_argument("--pcaps", default=os.path.join(here, "../../../shared/pcaps"))
     ap.add_argument("--expectations", default=os.path.join(here, "ndpi_expectations.txt"))
     ap.add_argument("--min-agreement", type=float, default=0.99)
+    ap.add_argument("--config", help="a flowtag config for the replays (e.g. several workers)")
     ap.add_argument("--write-expectations", metavar="FILE",
                     help="write the differences found as an expectations skeleton")
     a = ap.parse_args()
@@ -126,15 +128,26 @@ def main():
         return 77
     captures = sorted(n for n in os.listdir(a.pcaps) if n.endswith(CAPTURE_SUFFIXES))
     known = load_expectations(a.expectations)
-    totals = {"flows": 0, "label_ok": 0, "host_checked": 0, "host_ok": 0, "missing": 0}
+    totals = {"flows": 0, "label_ok": 0, "host_checked": 0, "host_ok": 0, "missing": 0,
+              "split": 0}
     found = {}
     with tempfile.TemporaryDirectory(prefix="flowtag-agreement-") as tmp:
         for name in captures:
             with open(os.path.join(expected_dir, name + ".csv"), encoding="utf-8") as f:
                 rows = list(csv.DictReader(f))
-            records = replay(a.flowtag, os.path.join(a.pcaps, name), tmp)
+            records = replay(a.flowtag, os.path.join(a.pcaps, name), tmp, a.config)
+            # Several workers: both directions of a flow must have met on one of them.
+            owners = {}
+            for r in records:
+                k = endpoint_key(r["l4"], r["src_ip"], r["src_port"], r["dst_ip"],
+                                 r["dst_port"], r["vlan"])
+                owners.setdefault(k, set()).add(r["worker"])
+            split = [k for k, w in owners.items() if len(w) > 1]
+            totals["split"] = totals.get("split", 0) + len(split)
+            for k in split:
+                print("SPLIT across workers: %s %s" % (name, key_text(k)))
             stats, diffs = compare(name, rows, records)
-            for k in totals:
+            for k in stats:
                 totals[k] += stats[k]
             for k, field, exp, got in diffs:
                 found[(name, key_text(k), field, exp, got)] = True
@@ -170,6 +183,9 @@ def main():
     unexplained_missing = [d for d in unexplained if d[2] == "flow"]
     if unexplained_missing:
         print("FAIL: %d expected flows missing" % len(unexplained_missing))
+        failed = True
+    if totals["split"]:
+        print("FAIL: %d flows had packets on two workers" % totals["split"])
         failed = True
     if label_rate < a.min_agreement:
         print("FAIL: label agreement %.2f%% below %.2f%%" % (100 * label_rate,

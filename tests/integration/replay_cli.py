@@ -16,29 +16,19 @@ import argparse
 import glob
 import json
 import os
-import pwd
 import shutil
 import struct
 import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from testlib import check, finish, leaked_dpdk_dirs  # noqa: E402
+
 RECORD_FIELDS = ["l4", "src_ip", "src_port", "dst_ip", "dst_port", "vlan", "master_protocol",
                  "app_protocol", "category", "host", "ja3c", "risk", "packets", "bytes",
                  "first_seen_ms", "last_seen_ms", "chain", "action", "label"]
 
-failures = []
-passed = 0
-
-
-def check(cond, what):
-    global passed
-    if cond:
-        passed += 1
-        print("ok   " + what)
-    else:
-        failures.append(what)
-        print("FAIL " + what)
 
 
 def run(cmd, **kw):
@@ -148,14 +138,13 @@ def main():
             check(r.returncode == 0, "replay as an ordinary user (this one)")
 
         # 6. Nothing left behind: no hugepage files, no EAL runtime dir, no temp capture.
-        left = glob.glob("/dev/hugepages/flowtag-*") + glob.glob("/var/run/dpdk/flowtag-*") + \
+        left = glob.glob("/dev/hugepages/flowtag-*") + leaked_dpdk_dirs() + \
             glob.glob(os.path.join(tmp, "flowtag-replay-*"))
         check(not left, "no files left behind (%s)" % left)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
-    print("%d passed, %d failed" % (passed, len(failures)))
-    return 1 if failures else 0
+    return finish()
 
 
 if __name__ == "__main__":

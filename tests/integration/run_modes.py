@@ -22,20 +22,11 @@ import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, ".."))
+from testlib import check, finish, leaked_dpdk_dirs  # noqa: E402
 sys.path.insert(0, os.path.join(HERE, "../../ovs-integration"))
 import trafficgen  # noqa: E402
 
-passed, failures = 0, []
-
-
-def check(cond, what):
-    global passed
-    if cond:
-        passed += 1
-        print("ok   " + what)
-    else:
-        failures.append(what)
-        print("FAIL " + what)
 
 
 def frames(path):
@@ -170,12 +161,11 @@ def main():
               "return port: non-NSH frames pass unchanged")
         with open(records) as f:
             check(f.read() == "", "return port: nothing reclassified (no flow records)")
-        left = glob.glob("/dev/hugepages/flowtag-*") + glob.glob("/var/run/dpdk/flowtag-*")
+        left = glob.glob("/dev/hugepages/flowtag-*") + leaked_dpdk_dirs()
         check(not left, "nothing left behind (%s)" % left)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    print("%d passed, %d failed" % (passed, len(failures)))
-    return 1 if failures else 0
+    return finish()
 
 
 if __name__ == "__main__":

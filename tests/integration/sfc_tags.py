@@ -27,6 +27,8 @@ import sys
 import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, ".."))
+from testlib import record_key  # noqa: E402
 sys.path.insert(0, os.path.join(HERE, "../../ovs-integration"))
 import trafficgen  # noqa: E402
 
@@ -126,12 +128,6 @@ def packets_by_flow(path):
         if k is not None:
             by_key[k].append(p)
     return by_key
-
-
-def record_key(r):
-    import ipaddress
-    return (r["l4"], frozenset([(str(ipaddress.ip_address(r["src_ip"])), r["src_port"]),
-                                (str(ipaddress.ip_address(r["dst_ip"])), r["dst_port"])]))
 
 
 def tag_overhead(chain, host):

@@ -24,22 +24,12 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, ".."))
+from testlib import check, finish, record_key  # noqa: E402
 sys.path.insert(0, os.path.join(HERE, "../../ovs-integration"))
 import ovs as ovslib  # noqa: E402
-import pipeline  # noqa: E402
 import testbed  # noqa: E402
 
-passed, failures = 0, []
-
-
-def check(cond, what):
-    global passed
-    if cond:
-        passed += 1
-        print("ok   " + what, flush=True)
-    else:
-        failures.append(what)
-        print("FAIL " + what, flush=True)
 
 
 def skip_reason():
@@ -71,12 +61,6 @@ def wait_for_traffic(tb, since, timeout=30):
             pass  # ovs-vswitchd still starting
         time.sleep(0.05)
     return None
-
-
-def record_key(r):
-    import ipaddress
-    return (r["l4"], frozenset([(str(ipaddress.ip_address(r["src_ip"])), r["src_port"]),
-                                (str(ipaddress.ip_address(r["dst_ip"])), r["dst_port"])]))
 
 
 def main():
@@ -180,8 +164,7 @@ def main():
     procs = subprocess.run(["pgrep", "-f", tb.dir], stdout=subprocess.PIPE, text=True).stdout
     check(not left and not procs.strip(),
           "teardown left nothing (files %s, processes %s)" % (left, procs.split()))
-    print("%d passed, %d failed" % (passed, len(failures)))
-    return 1 if failures else 0
+    return finish()
 
 
 if __name__ == "__main__":
