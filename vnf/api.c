@@ -154,15 +154,9 @@ sum_workers(const struct api *api, struct worker_stats *sum)
 	memset(sum, 0, sizeof(*sum));
 	for (i = 0; i < n; i++) {
 		struct worker_stats ws;
-		uint64_t *d = (uint64_t *)sum;
-		const uint64_t *a = (const uint64_t *)&ws;
-		size_t k;
 
 		datapath_worker_stats(api->dp, i, &ws);
-		for (k = 0; k < offsetof(struct worker_stats, flows_active) / sizeof(uint64_t); k++)
-			d[k] += a[k];
-		sum->flows_active += ws.flows_active;
-		sum->dpi_states_in_use += ws.dpi_states_in_use;
+		worker_stats_add(sum, &ws);
 	}
 }
 

@@ -114,6 +114,8 @@ struct datapath {
 	uint64_t ts_flag;
 	uint64_t epoch_us; /* wall clock at TSC 0, for live timestamps */
 	uint32_t n_workers;
+	uint64_t first_rx_tsc; /* the first packet in (set once, by the lcore that saw it) */
+	uint64_t last_tx_tsc; /* the last packet out */
 	bool dispatch; /* an I/O lcore feeds the workers (more than one worker) */
 	struct dp_io io;
 	uint16_t port_index[RTE_MAX_ETHPORTS]; /* DPDK port id -> config index */
@@ -190,6 +192,7 @@ tx_flush(struct dp_worker *dw, uint16_t out)
 	/* Replay must not lose packets to a busy port; live traffic must not stall. */
 	while (dp->p.rx_target > 0 && sent < n && !dp->stop)
 		sent += rte_eth_tx_burst(dp->ports[out], 0, dw->txb[out] + sent, n - sent);
+	dp->last_tx_tsc = rte_get_timer_cycles();
 	dw->tx += sent;
 	if (sent < n) {
 		dw->tx_failed += n - sent;
@@ -496,6 +499,8 @@ worker_main(void *arg)
 			if (n == 0)
 				continue;
 			got += n;
+			if (dp->first_rx_tsc == 0)
+				dp->first_rx_tsc = rte_get_timer_cycles();
 			dw->rx += n;
 			dw->pass_rx += n;
 			paced_rx += n;
@@ -568,6 +573,7 @@ io_tx_flush(struct datapath *dp, uint16_t out)
 	sent = rte_eth_tx_burst(dp->ports[out], 0, io->txb[out], n);
 	while (dp->p.rx_target > 0 && sent < n)
 		sent += rte_eth_tx_burst(dp->ports[out], 0, io->txb[out] + sent, n - sent);
+	dp->last_tx_tsc = rte_get_timer_cycles();
 	io->tx += sent;
 	if (sent < n) {
 		io->tx_failed += n - sent;
@@ -649,6 +655,8 @@ io_main(void *arg)
 
 				if (n == 0)
 					continue;
+				if (dp->first_rx_tsc == 0)
+					dp->first_rx_tsc = rte_get_timer_cycles();
 				io->rx += n;
 				moved += n;
 				memset(per_worker_n, 0, sizeof(per_worker_n[0]) * dp->n_workers);
@@ -992,9 +1000,6 @@ datapath_get_stats(const struct datapath *dp, struct datapath_stats *st)
 	for (i = 0; i < dp->n_workers; i++) {
 		const struct dp_worker *dw = &dp->workers[i];
 		struct worker_stats ws;
-		uint64_t *sum = (uint64_t *)&st->w;
-		const uint64_t *add = (const uint64_t *)&ws;
-		size_t k;
 
 		st->rx_packets += dw->rx;
 		st->tx_packets += dw->tx;
@@ -1006,12 +1011,10 @@ datapath_get_stats(const struct datapath *dp, struct datapath_stats *st)
 		if (dw->w == NULL)
 			continue;
 		worker_get_stats(dw->w, &ws);
-		/* Every 64-bit counter adds up; the two gauges at the end are summed separately. */
-		for (k = 0; k < offsetof(struct worker_stats, flows_active) / sizeof(uint64_t); k++)
-			sum[k] += add[k];
-		st->w.flows_active += ws.flows_active;
-		st->w.dpi_states_in_use += ws.dpi_states_in_use;
+		worker_stats_add(&st->w, &ws);
 	}
+	if (dp->last_tx_tsc > dp->first_rx_tsc && dp->first_rx_tsc != 0)
+		st->busy_s = (double)(dp->last_tx_tsc - dp->first_rx_tsc) / (double)rte_get_timer_hz();
 	if (dp->dispatch) {
 		/* The workers' tx went to the I/O lcore; what counts is what it received and sent. */
 		st->rx_packets = dp->io.rx;

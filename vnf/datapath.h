@@ -50,6 +50,7 @@ struct datapath_stats {
 	uint64_t tag_failed; /* frames that could not carry their chain's tag (sent untagged) */
 	uint64_t records_dropped; /* record ring full (live mode only) */
 	uint64_t port_ipackets, port_opackets, port_ierrors, port_rx_nombuf;
+	double busy_s; /* from the first packet received to the last one out (replay timing) */
 	struct worker_stats w; /* summed over workers */
 };
 

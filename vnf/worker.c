@@ -2,6 +2,7 @@
 #include "worker.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -539,6 +540,23 @@ worker_get_stats(const struct worker *w, struct worker_stats *stats)
 	flow_table_get_stats(w->flows, &fts);
 	stats->flows_active = fts.active;
 	stats->dpi_states_in_use = dpi_states_in_use(w->dpi);
+}
+
+void
+worker_stats_add(struct worker_stats *sum, const struct worker_stats *add)
+{
+	/* Every field before flows_active is a 64-bit counter; the two gauges follow. */
+	const size_t n = offsetof(struct worker_stats, flows_active) / sizeof(uint64_t);
+	uint64_t *d = (uint64_t *)sum;
+	const uint64_t *a = (const uint64_t *)add;
+	size_t k;
+
+	_Static_assert(offsetof(struct worker_stats, flows_active) % sizeof(uint64_t) == 0,
+		       "worker_stats: counters first, then the gauges");
+	for (k = 0; k < n; k++)
+		d[k] += a[k];
+	sum->flows_active += add->flows_active;
+	sum->dpi_states_in_use += add->dpi_states_in_use;
 }
 
 size_t

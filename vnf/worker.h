@@ -146,6 +146,8 @@ uint32_t worker_visit_flows(struct worker *w, uint32_t cursor, uint32_t budget, 
 			    worker_visit_cb visit, void *ctx);
 
 void worker_get_stats(const struct worker *w, struct worker_stats *stats);
+/* sum += add, counter by counter (the totals over several workers). */
+void worker_stats_add(struct worker_stats *sum, const struct worker_stats *add);
 
 /* The nDPI instance, for name lookups from other threads (read-only tables). */
 const struct dpi *worker_dpi(const struct worker *w);
