@@ -9,7 +9,7 @@ MQTT CONNECT/CONNACK, ...), then FIN. Checksums are correct. Servers use the doc
 ranges (RFC 5737 / RFC 3849), so nDPI can only recognise the application by its payload,
 never by an address list.
 
-  trafficgen.py --out traffic.pcap [--flows 200] [--mix realistic|short] [--seed 1]
+  trafficgen.py --out traffic.pcap [--flows 200] [--mix realistic|short|long] [--seed 1]
                 [--apps tls-youtube,dns,...] [--duration 10] [--list]
   trafficgen.py --feed IFACE [--rate 2000] [--duration 30] [--flows 100] ...
                 send the sessions on an interface (AF_PACKET, root), paced at --rate packets
@@ -18,6 +18,9 @@ never by an address list.
 
   --mix realistic   every application, sessions of several to tens of packets
   --mix short       many short flows (DNS, NTP, short HTTP): the new-flows-per-second mix
+  --mix long        long-lived: the realistic mix with heavy-tailed session lengths (video,
+                    downloads, BitTorrent, calls and SSH run to thousands of packets), so most
+                    packets belong to flows already classified, as on a real access link
 
 Standard library only (fast enough for millions of packets); /usr/bin/python3.
 """
@@ -264,20 +267,23 @@ class Net:
         return ("198.51.100.%d" if i % 2 else "203.0.113.%d") % (1 + i % 250)
 
 
+# Every session function takes (w, t, net, scale): `scale` repeats the session's bulk part
+# (records, pieces, media), so the long-lived mix can stretch a session to thousands of packets.
+
 def tls_session(host, server_idx, records=6):
-    def run(w, t, net):
+    def run(w, t, net, scale=1):
         c, s = net.client(), Net.server(server_idx)
         tcp = TcpSession(w, t, c, net.port(), s, 443)
         tcp.send(True, tls_client_hello(host))
         tcp.send(False, tls_server_hello() + tls_app_data(2400))
-        for _ in range(random.randint(1, records)):
+        for _ in range(random.randint(1, records) * scale):
             tcp.send(True, tls_app_data(random.randint(80, 600)))
             tcp.send(False, tls_app_data(random.randint(1000, 8000)))
         tcp.close()
     return run
 
 
-def http_session(w, t, net, short=False):
+def http_session(w, t, net, scale=1, short=False):
     c, s = net.client(), Net.server(7)
     tcp = TcpSession(w, t, c, net.port(), s, 80)
     tcp.send(True, b"GET /index.html HTTP/1.1\r\nHost: www.example.com\r\n"
@@ -285,13 +291,13 @@ def http_session(w, t, net, short=False):
                    b"Accept: */*\r\n\r\n")
     para = b"<p>flowtag test page: service chaining by application.</p>\n"
     body = b"<!DOCTYPE html>\n<html><head><title>flowtag</title></head><body>\n" + \
-        para * (3 if short else 200) + b"</body></html>\n"
+        para * (3 if short else 200 * scale) + b"</body></html>\n"
     tcp.send(False, b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: %d\r\n\r\n"
              % len(body) + body)
     tcp.close()
 
 
-def dns_session(w, t, net):
+def dns_session(w, t, net, scale=1):
     c, s = net.client(), Net.server(53)
     cp = net.port()
     name = random.choice(["www.example.com", "mail.example.org", "api.example.net",
@@ -301,48 +307,51 @@ def dns_session(w, t, net):
     udp_packet(w, t + 0.015, False, c, cp, s, 53, dns_message(qid, name, True))
 
 
-def ssh_session(w, t, net):
+def ssh_session(w, t, net, scale=1):
     tcp = TcpSession(w, t, net.client(), net.port(), Net.server(22), 22)
     tcp.send(False, b"SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n")
     tcp.send(True, b"SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n")
     kex = struct.pack("!IBB", 1000, 4, 20) + os.urandom(996)
     tcp.send(True, kex)
     tcp.send(False, kex)
+    for _ in range(scale - 1):  # an interactive session: short encrypted messages both ways
+        tcp.send(True, os.urandom(random.choice((36, 52, 68))))
+        tcp.send(False, os.urandom(random.choice((36, 52, 68, 500))))
     tcp.close()
 
 
-def bittorrent_session(w, t, net):
+def bittorrent_session(w, t, net, scale=1):
     tcp = TcpSession(w, t, net.client(), net.port(), Net.server(68), 6881)
     hs = b"\x13BitTorrent protocol" + b"\0" * 8 + os.urandom(20) + b"-FT0001-" + os.urandom(12)
     tcp.send(True, hs)
     tcp.send(False, hs)
-    for _ in range(3):
+    for _ in range(3 * scale):
         tcp.send(False, struct.pack("!IB", 16393, 7) + os.urandom(16392))
     tcp.close()
 
 
-def sip_rtp_session(w, t, net):
+def sip_rtp_session(w, t, net, scale=1):
     c, s = net.client(), Net.server(60)
     call = "%08x" % random.getrandbits(32)
     udp_packet(w, t, True, c, 5060, s, 5060, sip_message("INVITE", call, c, s))
     udp_packet(w, t + 0.05, False, c, 5060, s, 5060, sip_message("OK", call, s, c))
     ssrc_a, ssrc_b = random.getrandbits(32), random.getrandbits(32)
     port = 16384 + 2 * random.randint(0, 8000)
-    for i in range(50):
+    for i in range(50 * scale):
         udp_packet(w, t + 0.1 + i * 0.02, True, c, port, s, port + 2,
                    rtp_packet(1000 + i, 160 * i, ssrc_a))
         udp_packet(w, t + 0.11 + i * 0.02, False, c, port, s, port + 2,
                    rtp_packet(5000 + i, 160 * i, ssrc_b))
 
 
-def smb_session(w, t, net):
+def smb_session(w, t, net, scale=1):
     tcp = TcpSession(w, t, net.client(), net.port(), Net.server(45), 445)
     tcp.send(True, smb2_negotiate(False))
     tcp.send(False, smb2_negotiate(True))
     tcp.close()
 
 
-def mqtt_session(w, t, net):
+def mqtt_session(w, t, net, scale=1):
     tcp = TcpSession(w, t, net.client(), net.port(), Net.server(83), 1883)
     tcp.send(True, mqtt_connect("sensor-%d" % random.randint(1, 999)))
     tcp.send(False, b"\x20\x02\x00\x00")
@@ -353,13 +362,13 @@ def mqtt_session(w, t, net):
     tcp.close()
 
 
-def ntp_session(w, t, net):
+def ntp_session(w, t, net, scale=1):
     c, s = net.client(), Net.server(123)
     udp_packet(w, t, True, c, 123, s, 123, ntp_packet(False))
     udp_packet(w, t + 0.02, False, c, 123, s, 123, ntp_packet(True))
 
 
-def smtp_session(w, t, net):
+def smtp_session(w, t, net, scale=1):
     tcp = TcpSession(w, t, net.client(), net.port(), Net.server(25), 25)
     tcp.send(False, b"220 mail.example.org ESMTP Postfix (Debian/GNU)\r\n")
     tcp.send(True, b"EHLO client.example.com\r\n")
@@ -370,7 +379,7 @@ def smtp_session(w, t, net):
     tcp.close()
 
 
-def stun_session(w, t, net):
+def stun_session(w, t, net, scale=1):
     c, s = net.client(), Net.server(34)
     cp = net.port()
     for i in range(3):
@@ -398,6 +407,17 @@ APPS = {
     "stun": (stun_session, "STUN", 1),
 }
 SHORT_MIX = {"dns": 6, "ntp": 2, "http": 2}
+MIXES = ("realistic", "short", "long")
+
+
+def session_scale(mix):
+    """How many times a session repeats its bulk part. The long-lived mix draws it from a
+    Pareto tail (alpha 1.2, as flow sizes on access links are): most sessions stay short, a few
+    elephants (video, downloads, calls) carry most packets; the cap bounds one session to a few
+    thousand packets."""
+    if mix != "long":
+        return 1
+    return min(64, int(random.paretovariate(1.2) * 4))
 
 
 def generate(flows, mix, apps, duration, seed, start=1700000000.0):
@@ -415,7 +435,7 @@ def generate(flows, mix, apps, duration, seed, start=1700000000.0):
         if name == "http" and mix == "short":
             http_session(w, t, net, short=True)
         else:
-            fn(w, t, net)
+            fn(w, t, net, scale=session_scale(mix))
     return w, chosen
 
 
@@ -439,7 +459,7 @@ def feed(iface, rate, duration, flows, mix, apps, seed):
         w = Writer()
         chosen = random.choices(names, weights=[weights[n] for n in names], k=flows)
         for i, name in enumerate(chosen):
-            APPS[name][0](w, 1700000000.0 + i * 0.01, net)
+            APPS[name][0](w, 1700000000.0 + i * 0.01, net, scale=session_scale(mix))
         w.packets.sort(key=lambda p: p[0])
         sessions += len(chosen)
         for _, fr in w.packets:
@@ -461,7 +481,7 @@ def main():
     ap.add_argument("--feed", metavar="IFACE", help="send on this interface instead")
     ap.add_argument("--rate", type=float, default=2000.0, help="--feed: packets per second")
     ap.add_argument("--flows", type=int, default=200, help="sessions (default 200)")
-    ap.add_argument("--mix", choices=["realistic", "short"], default="realistic")
+    ap.add_argument("--mix", choices=MIXES, default="realistic")
     ap.add_argument("--apps", help="comma-separated subset (see --list)")
     ap.add_argument("--duration", type=float, default=10.0,
                     help="seconds over which sessions start (default 10)")
