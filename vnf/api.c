@@ -247,13 +247,15 @@ get_stats(struct api *api, struct api_response *resp)
 		json_printf(&b, "%s{\"id\":%u,\"packets\":%llu,\"bytes\":%llu,\"flows_active\":%u,"
 				"\"flows_created\":%llu,\"flows_detected\":%llu,\"flows_gave_up\":%llu,"
 				"\"dpi_states_in_use\":%u,\"dpi_no_state\":%llu,\"tagged\":%llu,"
-				"\"untagged\":%llu,\"held\":%llu}",
+				"\"untagged\":%llu,\"held\":%llu,\"ipv6_flows_active\":%u,"
+				"\"metadata_in_use\":%u,\"metadata_not_kept\":%llu}",
 			    i ? "," : "", i, (unsigned long long)ws.packets,
 			    (unsigned long long)ws.bytes, ws.flows_active,
 			    (unsigned long long)ws.flows_created, (unsigned long long)ws.flows_detected,
 			    (unsigned long long)ws.flows_gave_up, ws.dpi_states_in_use,
 			    (unsigned long long)ws.dpi_no_state, (unsigned long long)ws.out_tagged,
-			    (unsigned long long)ws.out_pass, (unsigned long long)ws.held);
+			    (unsigned long long)ws.out_pass, (unsigned long long)ws.held,
+			    ws.ipv6_flows_active, ws.meta_in_use, (unsigned long long)ws.meta_not_kept);
 	}
 	json_printf(&b, "],\"drops\":");
 	drops_json(&b, &sum, &ds);

@@ -427,6 +427,16 @@ fl_states(struct loader *ld, struct config *cfg, const char *key, yaml_node_t *v
 	get_uint(ld, v, key, 16, 1u << 24, &cfg->dpi_states);
 }
 static void
+fl_ipv6(struct loader *ld, struct config *cfg, const char *key, yaml_node_t *v)
+{
+	get_uint(ld, v, key, 1, 1u << 26, &cfg->ipv6_capacity);
+}
+static void
+fl_metadata(struct loader *ld, struct config *cfg, const char *key, yaml_node_t *v)
+{
+	get_uint(ld, v, key, 1, 1u << 26, &cfg->meta_capacity);
+}
+static void
 to_tcp(struct loader *ld, struct config *cfg, const char *key, yaml_node_t *v)
 {
 	get_seconds_ms(ld, v, key, &cfg->timeout_ms[FLOW_TC_TCP]);
@@ -481,7 +491,8 @@ fl_budget(struct loader *ld, struct config *cfg, const char *key, yaml_node_t *v
 	walk_mapping(ld, cfg, v, "flows.packet_budget", budget_keys);
 }
 static const struct key_def flows_keys[] = {
-	{"capacity", fl_capacity},   {"classifying", fl_states},	  {"timeouts", fl_timeouts},
+	{"capacity", fl_capacity},   {"classifying", fl_states},
+	{"ipv6", fl_ipv6},	     {"metadata", fl_metadata},	  {"timeouts", fl_timeouts},
 	{"packet_budget", fl_budget}, {NULL, NULL},
 };
 
@@ -901,6 +912,9 @@ check_whole(struct loader *ld, struct config *cfg, yaml_node_t *root)
 	if (cfg->dpi_states > cfg->flow_capacity)
 		fail_at(ld, root, "flows.classifying (%u) cannot exceed flows.capacity (%u)",
 			cfg->dpi_states, cfg->flow_capacity);
+	else if (cfg->ipv6_capacity > cfg->flow_capacity)
+		fail_at(ld, root, "flows.ipv6 (%u) cannot exceed flows.capacity (%u)",
+			cfg->ipv6_capacity, cfg->flow_capacity);
 	else if (cfg->mode == CONFIG_MODE_INLINE && cfg->n_ports != 2)
 		fail_pos(ld, cfg->mode_node_line, cfg->mode_node_col,
 			 "datapath.mode inline needs exactly 2 ports, found %u", cfg->n_ports);

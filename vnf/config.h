@@ -55,6 +55,8 @@ struct config {
 	/* flows: */
 	uint32_t flow_capacity; /* per worker */
 	uint32_t dpi_states; /* flows under classification at once, per worker */
+	uint32_t ipv6_capacity; /* IPv6 flows at once, per worker (0: flow_capacity / 4) */
+	uint32_t meta_capacity; /* distinct host/JA3/risk values kept (0: flow_capacity / 8) */
 	uint32_t timeout_ms[FLOW_TC_COUNT];
 	uint32_t budget_tcp;
 	uint32_t budget_udp;

@@ -706,6 +706,8 @@ make_workers(struct datapath *dp, char *err, size_t err_len)
 
 	wp.flow_capacity = cfg->flow_capacity;
 	wp.dpi_states = cfg->dpi_states;
+	wp.ipv6_capacity = cfg->ipv6_capacity;
+	wp.meta_capacity = cfg->meta_capacity;
 	memcpy(wp.timeout_ms, cfg->timeout_ms, sizeof(wp.timeout_ms));
 	wp.budget_tcp = cfg->budget_tcp;
 	wp.budget_udp = cfg->budget_udp;
@@ -1053,6 +1055,12 @@ size_t
 datapath_bytes_per_classifying_flow(const struct datapath *dp)
 {
 	return dp->workers[0].w != NULL ? worker_bytes_per_classifying_flow(dp->workers[0].w) : 0;
+}
+
+size_t
+datapath_shared_pool_bytes(const struct datapath *dp)
+{
+	return dp->workers[0].w != NULL ? worker_shared_pool_bytes(dp->workers[0].w) : 0;
 }
 
 void

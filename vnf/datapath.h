@@ -110,5 +110,7 @@ struct sf_counters;
 void datapath_sf_counters(const struct datapath *dp, uint32_t port, struct sf_counters *c);
 size_t datapath_bytes_per_classified_flow(const struct datapath *dp);
 size_t datapath_bytes_per_classifying_flow(const struct datapath *dp);
+/* One worker's pools shared by its flows (IPv6 addresses, interned metadata), in bytes. */
+size_t datapath_shared_pool_bytes(const struct datapath *dp);
 
 #endif

@@ -9,22 +9,43 @@
 
 #define FT_CACHE_LINE 64
 #define FT_NIL UINT32_MAX
-#define FT_MAX_CAPACITY (1u << 28)
+#define FT_MAX_CAPACITY (1u << 27)
+/* An index slot: entry index + 1 in the low bits, 4 bits of the hash above (0 = empty). */
+#define FT_SLOT_IDX_BITS 28
+#define FT_SLOT_IDX_MASK ((1u << FT_SLOT_IDX_BITS) - 1)
+/* Eviction compares the last use of this many flows, from a moving hand. */
+#define FT_EVICT_SAMPLE 8
+/* Relative times are rebased before they reach 2^32 ms (49 days). */
+#define FT_REBASE_AT (1ull << 31)
+#define FT_REBASE_KEEP (1ull << 30)
 
-struct lru_list {
-	uint32_t head; /* least recently used */
-	uint32_t tail; /* most recently used */
+_Static_assert(sizeof(struct flow_entry) == 56, "a flow entry plus its index slots: 64 bytes");
+
+struct ipv6_pair {
+	uint8_t lo[16];
+	uint8_t hi[16];
 };
 
 struct flow_table {
 	struct flow_entry *entries; /* capacity entries */
-	uint32_t *slots; /* open-addressing index: entry index + 1, 0 = empty */
+	uint32_t *slots; /* open-addressing index, linear probing, at most half full */
 	uint32_t slot_mask;
 	uint32_t capacity;
 	uint32_t active;
-	uint32_t free_head; /* free entries chained through lru_next */
+	uint32_t free_head; /* free entries chained through lo_addr */
 	uint32_t next_flow_id;
-	struct lru_list lru[FLOW_TC_COUNT];
+	struct ipv6_pair *v6; /* ipv6_capacity pairs, free ones chained through their first word */
+	uint32_t v6_capacity;
+	uint32_t v6_active;
+	uint32_t v6_free_head;
+	uint64_t epoch_ms; /* entries' times are relative to it */
+	bool epoch_set;
+	uint32_t sweep_pos; /* the idle sweep's next entry */
+	uint32_t sweep_owed; /* entries the sweep is behind by */
+	uint64_t sweep_ms; /* flow time the sweep has accounted for */
+	uint64_t sweep_carry; /* fraction of an entry owed, in entries * ms */
+	uint32_t evict_pos; /* where the IPv6 eviction sample starts */
+	uint32_t evict_rng; /* the eviction sample's random state (never 0) */
 	uint32_t timeout_ms[FLOW_TC_COUNT];
 	flow_end_cb on_end;
 	void *cb_ctx;
@@ -44,13 +65,29 @@ zalloc_aligned(size_t size)
 	return p;
 }
 
+static inline uint32_t
+v6_next(const struct ipv6_pair *p)
+{
+	uint32_t n;
+
+	memcpy(&n, p->lo, sizeof(n));
+	return n;
+}
+
+static inline void
+v6_set_next(struct ipv6_pair *p, uint32_t n)
+{
+	memcpy(p->lo, &n, sizeof(n));
+}
+
 struct flow_table *
 flow_table_create(const struct flow_table_params *params)
 {
 	struct flow_table *ft;
 	uint32_t nslots = 2, i;
 
-	if (params == NULL || params->capacity == 0 || params->capacity > FT_MAX_CAPACITY) {
+	if (params == NULL || params->capacity == 0 || params->capacity > FT_MAX_CAPACITY ||
+	    params->ipv6_capacity > params->capacity) {
 		errno = EINVAL;
 		return NULL;
 	}
@@ -61,9 +98,12 @@ flow_table_create(const struct flow_table_params *params)
 	ft = calloc(1, sizeof(*ft));
 	if (ft == NULL)
 		return NULL;
+	ft->v6_capacity = params->ipv6_capacity != 0 ? params->ipv6_capacity
+						     : (params->capacity + 3) / 4;
 	ft->entries = zalloc_aligned((size_t)params->capacity * sizeof(struct flow_entry));
 	ft->slots = zalloc_aligned((size_t)nslots * sizeof(uint32_t));
-	if (ft->entries == NULL || ft->slots == NULL) {
+	ft->v6 = zalloc_aligned((size_t)ft->v6_capacity * sizeof(struct ipv6_pair));
+	if (ft->entries == NULL || ft->slots == NULL || ft->v6 == NULL) {
 		flow_table_destroy(ft);
 		errno = ENOMEM;
 		return NULL;
@@ -74,10 +114,12 @@ flow_table_create(const struct flow_table_params *params)
 	ft->on_end = params->on_end;
 	ft->cb_ctx = params->cb_ctx;
 	for (i = 0; i < params->capacity; i++)
-		ft->entries[i].lru_next = i + 1 < params->capacity ? i + 1 : FT_NIL;
+		ft->entries[i].lo_addr = i + 1 < params->capacity ? i + 1 : FT_NIL;
 	ft->free_head = 0;
-	for (i = 0; i < FLOW_TC_COUNT; i++)
-		ft->lru[i].head = ft->lru[i].tail = FT_NIL;
+	for (i = 0; i < ft->v6_capacity; i++)
+		v6_set_next(&ft->v6[i], i + 1 < ft->v6_capacity ? i + 1 : FT_NIL);
+	ft->v6_free_head = 0;
+	ft->evict_rng = 2463534242u;
 	return ft;
 }
 
@@ -88,6 +130,7 @@ flow_table_destroy(struct flow_table *ft)
 		return;
 	free(ft->entries);
 	free(ft->slots);
+	free(ft->v6);
 	free(ft);
 }
 
@@ -116,18 +159,6 @@ flow_key_from_packet(const struct parse_info *pi, struct flow_key *key)
 	return src_is_hi;
 }
 
-static inline uint64_t
-mix64(uint64_t h)
-{
-	/* splitmix64 finaliser: full avalanche, so the low bits index well. */
-	h ^= h >> 30;
-	h *= 0xbf58476d1ce4e5b9ULL;
-	h ^= h >> 27;
-	h *= 0x94d049bb133111ebULL;
-	h ^= h >> 31;
-	return h;
-}
-
 uint32_t
 flow_key_hash(const struct flow_key *key)
 {
@@ -137,21 +168,121 @@ flow_key_hash(const struct flow_key *key)
 
 	_Static_assert(sizeof(struct flow_key) % 8 == 0, "flow_key is hashed as 64-bit words");
 	memcpy(w, key, sizeof(w));
-	for (i = 0; i < sizeof(w) / sizeof(w[0]); i++)
-		h = mix64(h ^ w[i]);
+#if defined(__SSE4_2__) && defined(__x86_64__)
+	/* CRC32C in hardware: 5 instructions for the whole key. */
+	{
+		uint64_t c = 0xffffffffu;
+
+		for (i = 0; i < sizeof(w) / sizeof(w[0]); i++)
+			c = __builtin_ia32_crc32di(c, w[i]);
+		/* CRC bits are linear; the multiply spreads them so any bits index well. */
+		h = c * 0x9e3779b97f4a7c15ULL;
+		return (uint32_t)(h >> 32);
+	}
+#else
+	for (i = 0; i < sizeof(w) / sizeof(w[0]); i++) {
+		/* splitmix64 finaliser per word: full avalanche, so the low bits index well. */
+		h ^= w[i];
+		h ^= h >> 30;
+		h *= 0xbf58476d1ce4e5b9ULL;
+		h ^= h >> 27;
+		h *= 0x94d049bb133111ebULL;
+		h ^= h >> 31;
+	}
 	return (uint32_t)(h ^ (h >> 32));
+#endif
+}
+
+/* ---- the compact key ---- */
+
+/* Ports, VLAN, protocol and IP version: bytes 8..15 of an entry, as one word. */
+static inline uint64_t
+key_tail(const struct flow_key *k)
+{
+	struct flow_entry e;
+	uint64_t t;
+
+	e.lo_port = k->lo_port;
+	e.hi_port = k->hi_port;
+	e.vlan = k->vlan;
+	e.l4_proto = k->l4_proto;
+	e.ip_version = k->ip_version;
+	memcpy(&t, &e.lo_port, sizeof(t));
+	return t;
+}
+
+static inline uint64_t
+entry_tail(const struct flow_entry *e)
+{
+	uint64_t t;
+
+	_Static_assert(offsetof(struct flow_entry, ip_version) - offsetof(struct flow_entry, lo_port) == 7,
+		       "ports, vlan, l4_proto and ip_version form one 8-byte word");
+	memcpy(&t, &e->lo_port, sizeof(t));
+	return t;
 }
 
 static inline bool
-key_equal(const struct flow_key *a, const struct flow_key *b)
+entry_matches(const struct flow_table *ft, const struct flow_entry *e, const struct flow_key *k,
+	      uint64_t tail)
 {
-	return memcmp(a, b, sizeof(*a)) == 0;
+	if (entry_tail(e) != tail)
+		return false;
+	if (k->ip_version == 4)
+		return memcmp(&e->lo_addr, k->lo_addr, 4) == 0 && memcmp(&e->hi_addr, k->hi_addr, 4) == 0;
+	return memcmp(&ft->v6[e->lo_addr], k->lo_addr, 16) == 0 &&
+	       memcmp(ft->v6[e->lo_addr].hi, k->hi_addr, 16) == 0;
+}
+
+void
+flow_table_key(const struct flow_table *ft, const struct flow_entry *e, struct flow_key *key)
+{
+	memset(key, 0, sizeof(*key));
+	if (e->ip_version == 6) {
+		memcpy(key->lo_addr, ft->v6[e->lo_addr].lo, 16);
+		memcpy(key->hi_addr, ft->v6[e->lo_addr].hi, 16);
+	} else {
+		memcpy(key->lo_addr, &e->lo_addr, 4);
+		memcpy(key->hi_addr, &e->hi_addr, 4);
+	}
+	key->lo_port = e->lo_port;
+	key->hi_port = e->hi_port;
+	key->vlan = e->vlan;
+	key->l4_proto = e->l4_proto;
+	key->ip_version = e->ip_version;
+}
+
+static uint32_t
+entry_hash(const struct flow_table *ft, const struct flow_entry *e)
+{
+	struct flow_key k;
+
+	flow_table_key(ft, e, &k);
+	return flow_key_hash(&k);
+}
+
+static inline uint32_t
+slot_tag(uint32_t hash)
+{
+	return (hash >> FT_SLOT_IDX_BITS) << FT_SLOT_IDX_BITS;
+}
+
+void
+flow_table_prefetch(const struct flow_table *ft, uint32_t hash)
+{
+	const uint32_t *slot = &ft->slots[hash & ft->slot_mask];
+
+	__builtin_prefetch(slot);
+	/* The entry too, when the slot is already at hand (it usually is for a busy flow). */
+	if ((*slot & FT_SLOT_IDX_MASK) != 0 && (*slot & ~FT_SLOT_IDX_MASK) == slot_tag(hash))
+		__builtin_prefetch(&ft->entries[(*slot & FT_SLOT_IDX_MASK) - 1]);
 }
 
 struct flow_entry *
 flow_table_lookup(struct flow_table *ft, const struct flow_key *key, uint32_t hash)
 {
-	uint32_t i = hash & ft->slot_mask;
+	uint32_t i = hash & ft->slot_mask, tag = slot_tag(hash);
+	uint64_t tail = key_tail(key);
 
 	for (;;) {
 		uint32_t s = ft->slots[i];
@@ -159,9 +290,11 @@ flow_table_lookup(struct flow_table *ft, const struct flow_key *key, uint32_t ha
 
 		if (s == 0)
 			return NULL;
-		e = &ft->entries[s - 1];
-		if (e->hash == hash && key_equal(&e->key, key))
-			return e;
+		if ((s & ~FT_SLOT_IDX_MASK) == tag) {
+			e = &ft->entries[(s & FT_SLOT_IDX_MASK) - 1];
+			if (entry_matches(ft, e, key, tail))
+				return e;
+		}
 		i = (i + 1) & ft->slot_mask;
 	}
 }
@@ -175,7 +308,7 @@ flow_table_index(const struct flow_table *ft, const struct flow_entry *e)
 struct flow_entry *
 flow_table_entry_at(struct flow_table *ft, uint32_t idx)
 {
-	if (idx >= ft->capacity || ft->entries[idx].key.ip_version == 0)
+	if (idx >= ft->capacity || ft->entries[idx].ip_version == 0)
 		return NULL;
 	return &ft->entries[idx];
 }
@@ -186,44 +319,62 @@ flow_table_capacity(const struct flow_table *ft)
 	return ft->capacity;
 }
 
-static void
-lru_unlink(struct flow_table *ft, struct flow_entry *e)
-{
-	struct lru_list *l = &ft->lru[e->tclass];
+/* ---- time ---- */
 
-	if (e->lru_prev != FT_NIL)
-		ft->entries[e->lru_prev].lru_next = e->lru_next;
-	else
-		l->head = e->lru_next;
-	if (e->lru_next != FT_NIL)
-		ft->entries[e->lru_next].lru_prev = e->lru_prev;
-	else
-		l->tail = e->lru_prev;
+/* Move the epoch so relative times stay far from 2^32 (every 24 days of flow time). */
+static void
+rebase(struct flow_table *ft, uint64_t now_ms)
+{
+	uint64_t delta = now_ms - ft->epoch_ms - FT_REBASE_KEEP;
+	uint32_t i;
+
+	for (i = 0; i < ft->capacity; i++) {
+		struct flow_entry *e = &ft->entries[i];
+
+		if (e->ip_version == 0)
+			continue;
+		/* A flow older than the kept window keeps its age clamped to the window's start. */
+		e->first_rel_ms = e->first_rel_ms > delta ? (uint32_t)(e->first_rel_ms - delta) : 0;
+		e->last_rel_ms = e->last_rel_ms > delta ? (uint32_t)(e->last_rel_ms - delta) : 0;
+	}
+	ft->epoch_ms += delta;
 }
 
-static void
-lru_append(struct flow_table *ft, struct flow_entry *e, enum flow_timeout_class tc)
+static inline uint32_t
+rel_ms(struct flow_table *ft, uint64_t now_ms)
 {
-	struct lru_list *l = &ft->lru[tc];
-	uint32_t idx = flow_table_index(ft, e);
-
-	e->tclass = (uint8_t)tc;
-	e->lru_next = FT_NIL;
-	e->lru_prev = l->tail;
-	if (l->tail != FT_NIL)
-		ft->entries[l->tail].lru_next = idx;
-	else
-		l->head = idx;
-	l->tail = idx;
+	if (!ft->epoch_set) {
+		ft->epoch_ms = now_ms;
+		ft->epoch_set = true;
+	}
+	if (now_ms <= ft->epoch_ms)
+		return 0; /* a clock that stepped back before the first flow */
+	if (now_ms - ft->epoch_ms >= FT_REBASE_AT)
+		rebase(ft, now_ms);
+	return (uint32_t)(now_ms - ft->epoch_ms);
 }
+
+uint64_t
+flow_table_first_ms(const struct flow_table *ft, const struct flow_entry *e)
+{
+	return ft->epoch_ms + e->first_rel_ms;
+}
+
+uint64_t
+flow_table_last_ms(const struct flow_table *ft, const struct flow_entry *e)
+{
+	return ft->epoch_ms + e->last_rel_ms;
+}
+
+/* ---- index and eviction ---- */
 
 /* Remove entry index `idx` from the index, with backward-shift deletion (no tombstones). */
 static void
 index_remove(struct flow_table *ft, uint32_t idx)
 {
-	uint32_t i = ft->entries[idx].hash & ft->slot_mask, j;
+	uint32_t i = entry_hash(ft, &ft->entries[idx]) & ft->slot_mask, j;
 
-	while (ft->slots[i] != idx + 1)
+	while ((ft->slots[i] & FT_SLOT_IDX_MASK) != idx + 1)
 		i = (i + 1) & ft->slot_mask;
 	j = i;
 	for (;;) {
@@ -232,7 +383,8 @@ index_remove(struct flow_table *ft, uint32_t idx)
 		j = (j + 1) & ft->slot_mask;
 		if (ft->slots[j] == 0)
 			break;
-		home = ft->entries[ft->slots[j] - 1].hash & ft->slot_mask;
+		home = entry_hash(ft, &ft->entries[(ft->slots[j] & FT_SLOT_IDX_MASK) - 1]) &
+		       ft->slot_mask;
 		/* Move slot j back to i unless its home lies cyclically in (i, j]. */
 		if ((i <= j) ? (home <= i || home > j) : (home <= i && home > j)) {
 			ft->slots[i] = ft->slots[j];
@@ -250,31 +402,51 @@ flow_table_end(struct flow_table *ft, struct flow_entry *e, enum flow_end_reason
 	if (ft->on_end != NULL)
 		ft->on_end(ft->cb_ctx, e, reason);
 	ft->ended[reason]++;
-	lru_unlink(ft, e);
 	index_remove(ft, idx);
-	e->key.ip_version = 0; /* marks the entry free for flow_table_entry_at() */
-	e->lru_next = ft->free_head;
+	if (e->ip_version == 6) {
+		v6_set_next(&ft->v6[e->lo_addr], ft->v6_free_head);
+		ft->v6_free_head = e->lo_addr;
+		ft->v6_active--;
+	}
+	e->ip_version = 0; /* marks the entry free for flow_table_entry_at() */
+	e->lo_addr = ft->free_head;
 	ft->free_head = idx;
 	ft->active--;
 }
 
-/* The least recently used flow over all classes: the oldest of the list heads. */
-static struct flow_entry *
-lru_oldest(struct flow_table *ft)
+/*
+ * Make room, as Redis approximates LRU: of FT_EVICT_SAMPLE flows taken at random, the least
+ * recently used ends. No list to maintain per packet, O(sample) per eviction, and an old flow
+ * goes before a recent one with high probability. When it is the IPv6 pool that is full (the
+ * table may be mostly empty), the sample is the next IPv6 flows from a moving hand instead.
+ */
+static void
+evict_one(struct flow_table *ft, bool ipv6_only)
 {
 	struct flow_entry *oldest = NULL;
-	int tc;
+	uint32_t seen = 0, probed;
 
-	for (tc = 0; tc < FLOW_TC_COUNT; tc++) {
+	for (probed = 0; probed < ft->capacity && seen < FT_EVICT_SAMPLE; probed++) {
 		struct flow_entry *e;
 
-		if (ft->lru[tc].head == FT_NIL)
+		if (ipv6_only) {
+			e = &ft->entries[ft->evict_pos];
+			ft->evict_pos = ft->evict_pos + 1 < ft->capacity ? ft->evict_pos + 1 : 0;
+		} else {
+			/* xorshift32: the table is full, so every probe finds a flow. */
+			ft->evict_rng ^= ft->evict_rng << 13;
+			ft->evict_rng ^= ft->evict_rng >> 17;
+			ft->evict_rng ^= ft->evict_rng << 5;
+			e = &ft->entries[(uint32_t)(((uint64_t)ft->evict_rng * ft->capacity) >> 32)];
+		}
+		if (e->ip_version == 0 || (ipv6_only && e->ip_version != 6))
 			continue;
-		e = &ft->entries[ft->lru[tc].head];
-		if (oldest == NULL || e->last_ms < oldest->last_ms)
+		seen++;
+		if (oldest == NULL || e->last_rel_ms < oldest->last_rel_ms)
 			oldest = e;
 	}
-	return oldest;
+	if (oldest != NULL)
+		flow_table_end(ft, oldest, FLOW_END_EVICTED);
 }
 
 struct flow_entry *
@@ -282,26 +454,43 @@ flow_table_insert(struct flow_table *ft, const struct flow_key *key, uint32_t ha
 		  uint64_t now_ms, enum flow_timeout_class tc)
 {
 	struct flow_entry *e;
-	uint32_t idx, i;
+	uint32_t idx, i, now = rel_ms(ft, now_ms);
 
 	if (ft->free_head == FT_NIL)
-		flow_table_end(ft, lru_oldest(ft), FLOW_END_EVICTED);
+		evict_one(ft, false);
+	if (key->ip_version == 6 && ft->v6_free_head == FT_NIL)
+		evict_one(ft, true);
 	idx = ft->free_head;
 	e = &ft->entries[idx];
-	ft->free_head = e->lru_next;
+	ft->free_head = e->lo_addr;
 
 	memset(e, 0, sizeof(*e));
-	e->key = *key;
-	e->hash = hash;
-	e->first_ms = e->last_ms = now_ms;
+	if (key->ip_version == 6) {
+		uint32_t v = ft->v6_free_head;
+
+		ft->v6_free_head = v6_next(&ft->v6[v]);
+		memcpy(ft->v6[v].lo, key->lo_addr, 16);
+		memcpy(ft->v6[v].hi, key->hi_addr, 16);
+		e->lo_addr = e->hi_addr = v;
+		ft->v6_active++;
+	} else {
+		memcpy(&e->lo_addr, key->lo_addr, 4);
+		memcpy(&e->hi_addr, key->hi_addr, 4);
+	}
+	e->lo_port = key->lo_port;
+	e->hi_port = key->hi_port;
+	e->vlan = key->vlan;
+	e->l4_proto = key->l4_proto;
+	e->ip_version = key->ip_version;
+	e->first_rel_ms = e->last_rel_ms = now;
 	e->dpi_slot = FLOW_NO_SLOT;
 	e->flow_id = ++ft->next_flow_id;
-	lru_append(ft, e, tc);
+	e->tclass = (uint8_t)tc;
 
 	i = hash & ft->slot_mask;
 	while (ft->slots[i] != 0)
 		i = (i + 1) & ft->slot_mask;
-	ft->slots[i] = idx + 1;
+	ft->slots[i] = (idx + 1) | slot_tag(hash);
 	ft->active++;
 	ft->created++;
 	return e;
@@ -311,42 +500,61 @@ void
 flow_table_touch(struct flow_table *ft, struct flow_entry *e, uint64_t now_ms,
 		 enum flow_timeout_class tc)
 {
+	uint32_t now = rel_ms(ft, now_ms);
+
 	/* Packet times may step back (merged captures, reordering): never move last_ms back. */
-	if (now_ms > e->last_ms)
-		e->last_ms = now_ms;
-	if (ft->lru[tc].tail == flow_table_index(ft, e) && e->tclass == tc)
-		return;
-	lru_unlink(ft, e);
-	lru_append(ft, e, tc);
+	if (now > e->last_rel_ms)
+		e->last_rel_ms = now;
+	e->tclass = (uint8_t)tc;
 }
 
 uint32_t
 flow_table_expire(struct flow_table *ft, uint64_t now_ms, uint32_t budget)
 {
-	uint32_t n = 0;
-	int tc;
+	uint32_t ended = 0, n, k, now;
 
-	for (tc = 0; tc < FLOW_TC_COUNT; tc++) {
-		while (n < budget && ft->lru[tc].head != FT_NIL) {
-			struct flow_entry *e = &ft->entries[ft->lru[tc].head];
-
-			if (e->last_ms + ft->timeout_ms[tc] > now_ms)
-				break;
-			flow_table_end(ft, e, tc == FLOW_TC_TCP_CLOSED ? FLOW_END_CLOSED : FLOW_END_IDLE);
-			n++;
-		}
+	if (ft->active == 0 || !ft->epoch_set) {
+		ft->sweep_ms = now_ms;
+		return 0;
 	}
-	return n;
+	now = rel_ms(ft, now_ms);
+	if (now_ms > ft->sweep_ms) {
+		/* Owe the entries this much flow time covers at one table per sweep period. */
+		uint64_t dt = now_ms - ft->sweep_ms, due;
+
+		if (dt > FLOW_SWEEP_PERIOD_MS)
+			dt = FLOW_SWEEP_PERIOD_MS;
+		due = dt * ft->capacity + ft->sweep_carry;
+		ft->sweep_carry = due % FLOW_SWEEP_PERIOD_MS;
+		due = due / FLOW_SWEEP_PERIOD_MS + ft->sweep_owed;
+		ft->sweep_owed = due < ft->capacity ? (uint32_t)due : ft->capacity;
+		ft->sweep_ms = now_ms;
+	} else if (now_ms < ft->sweep_ms) {
+		ft->sweep_ms = now_ms;
+	}
+	n = ft->sweep_owed < budget ? ft->sweep_owed : budget;
+	ft->sweep_owed -= n;
+	for (k = 0; k < n; k++) {
+		struct flow_entry *e = &ft->entries[ft->sweep_pos];
+
+		ft->sweep_pos = ft->sweep_pos + 1 < ft->capacity ? ft->sweep_pos + 1 : 0;
+		if (e->ip_version == 0 ||
+		    (uint64_t)e->last_rel_ms + ft->timeout_ms[e->tclass] > now)
+			continue;
+		flow_table_end(ft, e, e->tclass == FLOW_TC_TCP_CLOSED ? FLOW_END_CLOSED : FLOW_END_IDLE);
+		ended++;
+	}
+	return ended;
 }
 
 void
 flow_table_flush(struct flow_table *ft)
 {
-	int tc;
+	uint32_t i;
 
-	for (tc = 0; tc < FLOW_TC_COUNT; tc++)
-		while (ft->lru[tc].head != FT_NIL)
-			flow_table_end(ft, &ft->entries[ft->lru[tc].head], FLOW_END_FLUSH);
+	for (i = 0; i < ft->capacity && ft->active > 0; i++)
+		if (ft->entries[i].ip_version != 0)
+			flow_table_end(ft, &ft->entries[i], FLOW_END_FLUSH);
 }
 
 void
@@ -356,10 +564,18 @@ flow_table_get_stats(const struct flow_table *ft, struct flow_table_stats *stats
 	memcpy(stats->ended, ft->ended, sizeof(stats->ended));
 	stats->active = ft->active;
 	stats->capacity = ft->capacity;
+	stats->ipv6_active = ft->v6_active;
+	stats->ipv6_capacity = ft->v6_capacity;
 }
 
 size_t
 flow_table_bytes_per_flow(const struct flow_table *ft)
 {
 	return sizeof(struct flow_entry) + (size_t)(ft->slot_mask + 1) * sizeof(uint32_t) / ft->capacity;
+}
+
+size_t
+flow_table_ipv6_pool_bytes(const struct flow_table *ft)
+{
+	return (size_t)ft->v6_capacity * sizeof(struct ipv6_pair);
 }

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: LGPL-3.0-or-later */
 /*
  * Per-worker flow table: bounded capacity fixed at creation, symmetric key (both directions of
- * a flow find the same entry), idle timeouts per timeout class, eviction of the least recently
- * used flow when full. Nothing is allocated after flow_table_create().
+ * a flow find the same entry), idle timeouts per timeout class enforced by a sweep, eviction of
+ * the least recently used of a sample of flows when full (as Redis approximates LRU: no list
+ * links to keep per packet). Nothing is allocated after flow_table_create().
  *
  * Pure code, no EAL. Not thread-safe: one table belongs to one worker, and only that worker's
  * thread calls anything but create/destroy.
@@ -27,7 +28,7 @@ struct flow_key {
 	uint8_t ip_version;
 };
 
-/* Which idle timeout applies to a flow; each class has its own LRU list. */
+/* Which idle timeout applies to a flow. */
 enum flow_timeout_class {
 	FLOW_TC_TCP, /* TCP, open */
 	FLOW_TC_TCP_CLOSED, /* TCP after FIN both ways or RST: kept briefly for trailing ACKs */
@@ -52,38 +53,53 @@ enum flow_end_reason {
 #define FLOW_F_DPI_DONE 0x10 /* nDPI gave its final verdict (or gave up) */
 #define FLOW_F_DECIDED 0x20 /* the policy decided: action and chain are final */
 #define FLOW_F_HOLD_OVERFLOW 0x40 /* its hold queue filled before the verdict */
+#define FLOW_F_IN_DPI 0x80 /* under classification: dpi_slot is valid (else meta_id is) */
 
 #define FLOW_NO_SLOT UINT32_MAX
+#define FLOW_NO_META 0
 
 /*
- * One flow. The classification fields belong to the worker; the table only maintains key,
- * hash, times, LRU links and the timeout class.
+ * One flow, 56 bytes: with the index's two 4-byte slots per flow, 64 bytes a flow, one cache
+ * line. The key is stored compactly (IPv4 addresses inline; an IPv6 address pair lives in the
+ * table's IPv6 pool and the entry holds its index), times are milliseconds from the table's
+ * epoch, and what nDPI learnt (host, JA3, risks) is interned elsewhere and referenced by
+ * meta_id. The table maintains key, times and the timeout class; the rest is the worker's.
+ * Use flow_table_key() and flow_table_first_ms()/last_ms() to read key and times.
  */
 struct flow_entry {
-	struct flow_key key;
-	uint32_t hash;
+	uint32_t lo_addr; /* IPv4 address, network order; IPv6: the pool index (in both) */
+	uint32_t hi_addr;
+	uint16_t lo_port;
+	uint16_t hi_port;
+	uint16_t vlan;
+	uint8_t l4_proto;
+	uint8_t ip_version; /* 0: the entry is free */
 	uint32_t packets;
-	uint64_t bytes;
-	uint64_t first_ms;
-	uint64_t last_ms;
-	uint32_t lru_prev;
-	uint32_t lru_next;
-	uint32_t dpi_slot; /* nDPI state slot while under classification, else FLOW_NO_SLOT */
+	uint32_t first_rel_ms; /* from the table's epoch */
+	uint32_t last_rel_ms;
+	union {
+		uint32_t dpi_slot; /* FLOW_F_IN_DPI: its nDPI state slot */
+		uint32_t meta_id; /* otherwise: its interned metadata, FLOW_NO_META if none */
+	};
+	uint64_t bytes : 48;
+	uint64_t verdict_packet : 16; /* the first packet carrying the decision (saturates) */
 	uint32_t flow_id; /* unique per worker, carried in NSH C3 */
 	uint16_t master_proto;
 	uint16_t app_proto;
-	uint16_t category;
-	uint8_t tclass;
+	uint8_t category;
 	uint8_t flags;
-	uint8_t action; /* enum policy_action, once FLOW_F_DECIDED */
 	uint8_t chain; /* the chain's index in the policy, for POLICY_CHAIN */
-	uint16_t policy_gen; /* the policy generation that decided it */
+	uint8_t policy_gen; /* the policy generation that decided it (wraps; compared for !=) */
+	uint8_t tclass : 4; /* enum flow_timeout_class */
+	uint8_t action : 4; /* enum policy_action, once FLOW_F_DECIDED */
+	uint8_t spare[3];
 };
 
 typedef void (*flow_end_cb)(void *ctx, struct flow_entry *e, enum flow_end_reason reason);
 
 struct flow_table_params {
 	uint32_t capacity; /* flows held at most */
+	uint32_t ipv6_capacity; /* IPv6 flows held at most (their addresses' pool); 0: capacity/4 */
 	uint32_t timeout_ms[FLOW_TC_COUNT];
 	flow_end_cb on_end; /* called before an entry is freed, for any reason; may be NULL */
 	void *cb_ctx;
@@ -94,6 +110,8 @@ struct flow_table_stats {
 	uint64_t ended[FLOW_END_REASON_COUNT];
 	uint32_t active;
 	uint32_t capacity;
+	uint32_t ipv6_active;
+	uint32_t ipv6_capacity;
 };
 
 /* Returns NULL with errno set (EINVAL, ENOMEM). */
@@ -109,24 +127,35 @@ bool flow_key_from_packet(const struct parse_info *pi, struct flow_key *key);
 /* Symmetric by construction (it hashes the canonical key); also used to pick a worker. */
 uint32_t flow_key_hash(const struct flow_key *key);
 
+/* Bring the cache lines a lookup of `hash` will read closer (call a few packets ahead). */
+void flow_table_prefetch(const struct flow_table *ft, uint32_t hash);
+
 struct flow_entry *flow_table_lookup(struct flow_table *ft, const struct flow_key *key,
 				     uint32_t hash);
 
 /*
- * Add a flow that flow_table_lookup() did not find. When the table is full the least recently
- * used flow is ended (FLOW_END_EVICTED) to make room, so this never fails.
+ * Add a flow that flow_table_lookup() did not find. When the table (or, for an IPv6 flow, the
+ * IPv6 pool) is full, the least recently used of a sample of flows is ended
+ * (FLOW_END_EVICTED) to make room, so this never fails.
  */
 struct flow_entry *flow_table_insert(struct flow_table *ft, const struct flow_key *key,
 				     uint32_t hash, uint64_t now_ms, enum flow_timeout_class tc);
 
-/* A packet of flow `e` arrived at now_ms: it becomes the most recently used of class tc. */
+/* A packet of flow `e` arrived at now_ms; tc is its timeout class from now on. */
 void flow_table_touch(struct flow_table *ft, struct flow_entry *e, uint64_t now_ms,
 		      enum flow_timeout_class tc);
 
 /* End one flow now (on_end is called, then the entry is freed). */
 void flow_table_end(struct flow_table *ft, struct flow_entry *e, enum flow_end_reason reason);
 
-/* End flows idle for longer than their class timeout at now_ms; at most `budget`. */
+/*
+ * The idle sweep: examine up to `budget` entries from where the last call stopped and end
+ * those idle for longer than their class timeout at now_ms. It examines entries at the rate
+ * that covers the whole table once per second of flow time (FLOW_SWEEP_PERIOD_MS), so a flow
+ * ends at most about a second after its timeout while the sweep keeps up; `budget` bounds one
+ * call. Returns the flows ended.
+ */
+#define FLOW_SWEEP_PERIOD_MS 1000
 uint32_t flow_table_expire(struct flow_table *ft, uint64_t now_ms, uint32_t budget);
 
 /* End every flow (FLOW_END_FLUSH). */
@@ -139,7 +168,14 @@ struct flow_entry *flow_table_entry_at(struct flow_table *ft, uint32_t idx);
 uint32_t flow_table_capacity(const struct flow_table *ft);
 void flow_table_get_stats(const struct flow_table *ft, struct flow_table_stats *stats);
 
+/* The entry's full key, and its times on the packets' clock. */
+void flow_table_key(const struct flow_table *ft, const struct flow_entry *e, struct flow_key *key);
+uint64_t flow_table_first_ms(const struct flow_table *ft, const struct flow_entry *e);
+uint64_t flow_table_last_ms(const struct flow_table *ft, const struct flow_entry *e);
+
 /* Bytes the table holds per flow of capacity (entry + index slots), for the memory figures. */
 size_t flow_table_bytes_per_flow(const struct flow_table *ft);
+/* Bytes of the IPv6 address pool in all (shared by the IPv6 flows). */
+size_t flow_table_ipv6_pool_bytes(const struct flow_table *ft);
 
 #endif

@@ -311,8 +311,9 @@ drive(struct config *cfg, const struct drive_opts *o, const char *prog)
 	} else {
 		print_summary(dp, &sink);
 		fprintf(stderr, "flowtag: memory per flow: %zu bytes classified, %zu more under "
-				"classification (nDPI state)\n",
-			datapath_bytes_per_classified_flow(dp), datapath_bytes_per_classifying_flow(dp));
+				"classification (nDPI state); shared pools %zu bytes per worker\n",
+			datapath_bytes_per_classified_flow(dp), datapath_bytes_per_classifying_flow(dp),
+			datapath_shared_pool_bytes(dp));
 	}
 out:
 	datapath_destroy(dp);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "dpi.h"
+#include "meta_pool.h"
 #include "nsh.h"
 
 #define TCP_FIN 0x01
@@ -16,19 +17,16 @@
 #define TCP_RST 0x04
 #define TCP_ACK 0x10
 
-/* Flows ended per burst by the idle scan: bounds the time one burst can take. */
-#define EXPIRE_BUDGET 64
-
-/* Per-flow data the hot path does not touch, indexed like the table's entries. */
-struct flow_cold {
-	struct dpi_meta meta; /* nDPI's findings (host, JA3, risk), kept past the verdict */
-	uint32_t verdict_packet;
-};
+/* Entries the idle sweep examines per burst at most: bounds the time one burst can take. */
+#define EXPIRE_BUDGET 256
+/* Policy generations whose chain names records can still give (a flow idle across more
+ * policy changes than this has its chain reported as unknown). */
+#define NAMED_GENS 8
 
 struct worker {
 	struct flow_table *flows;
 	struct dpi *dpi;
-	struct flow_cold *cold;
+	struct meta_pool *meta; /* nDPI's findings (host, JA3, risk), kept past the verdict */
 	/*
 	 * Held packets (policy.unclassified: hold), `hold_max` per flow under classification.
 	 * Only such a flow holds packets, so the queue is indexed by its nDPI state slot.
@@ -37,13 +35,49 @@ struct worker {
 	uint8_t *held_n;
 	uint32_t hold_max;
 	const struct policy *policy;
-	uint16_t policy_gen;
+	uint8_t policy_gen; /* compared with flow_entry.policy_gen for equality only */
+	/*
+	 * The chain names of the last NAMED_GENS policies, by generation: a flow decided under an
+	 * older policy and idle since keeps that policy's chain index, and its record must name
+	 * the chain its packets took, not whatever the index means now.
+	 */
+	struct {
+		bool valid;
+		uint8_t gen;
+		uint32_t version; /* the policy's version number */
+		char names[POLICY_MAX_CHAINS][POLICY_NAME_MAX];
+	} chain_names[NAMED_GENS];
 	uint64_t now_ms;
 	struct worker_params p;
 	struct worker_stats st;
 };
 
 static void on_flow_end(void *ctx, struct flow_entry *e, enum flow_end_reason reason);
+
+static void
+remember_chain_names(struct worker *w)
+{
+	__typeof__(w->chain_names[0]) *cn = &w->chain_names[w->policy_gen % NAMED_GENS];
+	uint32_t i, n = w->policy != NULL ? policy_chain_count(w->policy) : 0;
+
+	memset(cn, 0, sizeof(*cn));
+	cn->valid = true;
+	cn->gen = w->policy_gen;
+	cn->version = w->policy != NULL ? policy_version(w->policy) : 0;
+	for (i = 0; i < n && i < POLICY_MAX_CHAINS; i++)
+		snprintf(cn->names[i], sizeof(cn->names[i]), "%s", policy_chain_at(w->policy, i)->name);
+}
+
+/* The name of the chain that decided e, "" if unknown (decided NAMED_GENS policies ago). */
+static const char *
+decided_chain_name(const struct worker *w, const struct flow_entry *e)
+{
+	const __typeof__(w->chain_names[0]) *cn = &w->chain_names[e->policy_gen % NAMED_GENS];
+
+	if (!cn->valid || cn->gen != e->policy_gen || e->chain >= POLICY_MAX_CHAINS)
+		return "";
+	return cn->names[e->chain];
+}
 
 struct worker *
 worker_create(const struct worker_params *params)
@@ -62,15 +96,19 @@ worker_create(const struct worker_params *params)
 	memset(w, 0, sizeof(*w));
 	w->p = *params;
 	w->policy = params->policy;
+	remember_chain_names(w);
 
 	ftp.capacity = params->flow_capacity;
+	ftp.ipv6_capacity = params->ipv6_capacity;
 	memcpy(ftp.timeout_ms, params->timeout_ms, sizeof(ftp.timeout_ms));
 	ftp.on_end = on_flow_end;
 	ftp.cb_ctx = w;
 	w->flows = flow_table_create(&ftp);
 	dp.max_states = params->dpi_states;
 	w->dpi = dpi_create(&dp);
-	w->cold = calloc(params->flow_capacity, sizeof(*w->cold));
+	w->meta = meta_pool_create(params->meta_capacity != 0
+					   ? params->meta_capacity
+					   : (params->flow_capacity + 7) / 8);
 	if (w->policy != NULL && policy_unclassified_mode(w->policy) == POLICY_UNCLASSIFIED_HOLD) {
 		w->hold_max = policy_hold_packets(w->policy);
 		w->held = calloc((size_t)params->dpi_states * w->hold_max, sizeof(*w->held));
@@ -78,7 +116,7 @@ worker_create(const struct worker_params *params)
 		if (w->held == NULL || w->held_n == NULL)
 			w->hold_max = UINT32_MAX; /* marks the failure below */
 	}
-	if (w->flows == NULL || w->dpi == NULL || w->cold == NULL || w->hold_max == UINT32_MAX) {
+	if (w->flows == NULL || w->dpi == NULL || w->meta == NULL || w->hold_max == UINT32_MAX) {
 		int err = errno != 0 ? errno : ENOMEM;
 
 		worker_destroy(w);
@@ -95,7 +133,7 @@ worker_destroy(struct worker *w)
 		return;
 	flow_table_destroy(w->flows);
 	dpi_destroy(w->dpi);
-	free(w->cold);
+	meta_pool_destroy(w->meta);
 	free(w->held);
 	free(w->held_n);
 	free(w);
@@ -143,10 +181,10 @@ emit_plain(struct worker *w, const struct worker_pkt *pkt, enum worker_action ac
 	w->p.on_packet(w->p.packet_ctx, &out);
 }
 
-/* A flow's packet with a decision (final, or the unclassified one). */
+/* A flow's packet with a decision (final, or the unclassified one); host for NSH MD2. */
 static void
 emit_decided(struct worker *w, const struct flow_entry *e, const struct worker_pkt *pkt,
-	     const struct policy_decision *d)
+	     const struct policy_decision *d, const char *host)
 {
 	const struct policy_chain *chain;
 	struct worker_out out;
@@ -171,7 +209,7 @@ emit_decided(struct worker *w, const struct flow_entry *e, const struct worker_p
 	out.meta.si = NSH_SI_CLASSIFIER;
 	out.meta.flow_id = e->flow_id;
 	out.meta.policy_version = policy_version(w->policy);
-	out.meta.host = w->cold[flow_table_index(w->flows, e)].meta.host;
+	out.meta.host = host;
 	w->st.out_tagged++;
 	w->st.chain_packets[d->chain]++;
 	w->p.on_packet(w->p.packet_ctx, &out);
@@ -185,20 +223,28 @@ flow_decision(const struct flow_entry *e)
 	return d;
 }
 
+/* The host nDPI found for a flow past its verdict ("" before, or if not kept). */
+static const char *
+flow_host(const struct worker *w, const struct flow_entry *e)
+{
+	return (e->flags & FLOW_F_IN_DPI) ? "" : meta_pool_get(w->meta, e->meta_id)->host;
+}
+
 /* Send a flow's held packets, oldest first, with decision d. */
 static void
-release_held(struct worker *w, struct flow_entry *e, const struct policy_decision *d)
+release_held(struct worker *w, struct flow_entry *e, const struct policy_decision *d,
+	     const char *host)
 {
 	struct worker_pkt *q;
 	uint8_t i, n;
 
-	if (w->held == NULL || e->dpi_slot == FLOW_NO_SLOT || w->held_n[e->dpi_slot] == 0)
+	if (w->held == NULL || !(e->flags & FLOW_F_IN_DPI) || w->held_n[e->dpi_slot] == 0)
 		return;
 	q = &w->held[(size_t)e->dpi_slot * w->hold_max];
 	n = w->held_n[e->dpi_slot];
 	w->held_n[e->dpi_slot] = 0;
 	for (i = 0; i < n; i++)
-		emit_decided(w, e, &q[i], d);
+		emit_decided(w, e, &q[i], d, host);
 }
 
 /* ---- classification and decision ---- */
@@ -206,28 +252,30 @@ release_held(struct worker *w, struct flow_entry *e, const struct policy_decisio
 /*
  * The policy decides a flow whose classification is final; held packets go out with it.
  * `by_packet`: a packet of the flow brought the verdict (it leaves after the held ones);
- * otherwise the flow is ending and only held packets, if any, carry the decision.
+ * otherwise the flow is ending and only held packets, if any, carry the decision. `meta` is
+ * what nDPI found (the flow's own interned copy once the verdict is past).
  */
 static void
-decide(struct worker *w, struct flow_entry *e, bool by_packet)
+decide(struct worker *w, struct flow_entry *e, bool by_packet, const struct dpi_meta *meta)
 {
-	struct flow_cold *cold = &w->cold[flow_table_index(w->flows, e)];
 	struct policy_decision d = {.action = POLICY_PASS, .chain = POLICY_NO_CHAIN};
 
 	if (w->policy != NULL) {
+		struct flow_key key;
 		struct policy_flow pf = {
-			.key = &e->key,
+			.key = &key,
 			.initiator_hi = (e->flags & FLOW_F_INITIATOR_HI) != 0,
 			.master_proto = e->master_proto,
 			.app_proto = e->app_proto,
 			.category = e->category,
-			.host = cold->meta.host,
-			.risk = cold->meta.risk,
+			.host = meta->host,
+			.risk = meta->risk,
 		};
 
+		flow_table_key(w->flows, e, &key);
 		d = policy_decide(w->policy, &pf);
 	}
-	uint32_t held = w->held != NULL && e->dpi_slot != FLOW_NO_SLOT ? w->held_n[e->dpi_slot] : 0;
+	uint32_t held = w->held != NULL && (e->flags & FLOW_F_IN_DPI) ? w->held_n[e->dpi_slot] : 0;
 
 	bool again = (e->flags & FLOW_F_DECIDED) != 0;
 
@@ -237,14 +285,16 @@ decide(struct worker *w, struct flow_entry *e, bool by_packet)
 	e->flags |= FLOW_F_DECIDED;
 	if (again)
 		return; /* a new policy: only the decision changes */
-	/* The first packet to carry the decision; packets + 1 when none does. */
-	cold->verdict_packet = e->packets - held + (by_packet ? 0 : 1);
+	/* The first packet to carry the decision; packets + 1 when none does (saturating). */
+	uint32_t vp = e->packets - held + (by_packet ? 0 : 1);
+
+	e->verdict_packet = vp < UINT16_MAX ? vp : UINT16_MAX;
 	w->st.app_flows[e->app_proto % WORKER_MAX_APPS]++;
 	w->st.category_flows[e->category % WORKER_MAX_CATEGORIES]++;
 	w->st.flows_by_action[d.action]++;
 	if (d.action == POLICY_CHAIN)
 		w->st.chain_flows[d.chain]++;
-	release_held(w, e, &d);
+	release_held(w, e, &d, meta->host);
 }
 
 /* Verdict final: keep what nDPI found, decide, give the nDPI state back. */
@@ -252,14 +302,18 @@ static void
 finish_dpi(struct worker *w, struct flow_entry *e, const struct dpi_verdict *v, bool detected,
 	   bool by_packet)
 {
+	struct dpi_meta meta;
+
 	e->master_proto = v->master_proto;
 	e->app_proto = v->app_proto;
-	e->category = v->category;
-	dpi_collect_meta(w->dpi, e->dpi_slot, &w->cold[flow_table_index(w->flows, e)].meta);
+	e->category = (uint8_t)v->category;
+	dpi_collect_meta(w->dpi, e->dpi_slot, &meta);
 	e->flags |= FLOW_F_DPI_DONE;
-	decide(w, e, by_packet); /* while the slot (and its held packets) still belong to the flow */
+	/* While the slot (and its held packets) still belong to the flow. */
+	decide(w, e, by_packet, &meta);
 	dpi_state_free(w->dpi, e->dpi_slot);
-	e->dpi_slot = FLOW_NO_SLOT;
+	e->flags &= (uint8_t)~FLOW_F_IN_DPI;
+	e->meta_id = meta_pool_intern(w->meta, &meta);
 	if (detected)
 		w->st.flows_detected++;
 	else
@@ -270,34 +324,38 @@ finish_dpi(struct worker *w, struct flow_entry *e, const struct dpi_verdict *v, 
 static void
 fill_record(const struct worker *w, const struct flow_entry *e, struct flow_record *rec)
 {
-	const struct flow_cold *cold = &w->cold[flow_table_index(w->flows, e)];
-
 	memset(rec, 0, sizeof(*rec));
-	if (e->dpi_slot != FLOW_NO_SLOT)
+	if (e->flags & FLOW_F_IN_DPI)
 		rec->dpi_state = FLOW_DPI_CLASSIFYING;
 	else if (!(e->flags & FLOW_F_DPI_DONE))
 		rec->dpi_state = FLOW_DPI_NO_STATE;
 	else
 		rec->dpi_state = e->app_proto == 0 ? FLOW_DPI_GAVE_UP : FLOW_DPI_DETECTED;
-	rec->key = e->key;
+	flow_table_key(w->flows, e, &rec->key);
 	rec->flow_id = e->flow_id;
 	rec->worker = w->p.id;
 	rec->initiator_hi = (e->flags & FLOW_F_INITIATOR_HI) != 0;
 	rec->packets = e->packets;
 	rec->bytes = e->bytes;
-	rec->first_ms = e->first_ms;
-	rec->last_ms = e->last_ms;
+	rec->first_ms = flow_table_first_ms(w->flows, e);
+	rec->last_ms = flow_table_last_ms(w->flows, e);
 	rec->verdict.master_proto = e->master_proto;
 	rec->verdict.app_proto = e->app_proto;
 	rec->verdict.category = e->category;
-	if (e->flags & FLOW_F_DPI_DONE)
-		rec->meta = cold->meta;
+	if ((e->flags & FLOW_F_DPI_DONE) && !(e->flags & FLOW_F_IN_DPI))
+		rec->meta = *meta_pool_get(w->meta, e->meta_id);
 	rec->action = e->action;
-	if ((e->flags & FLOW_F_DECIDED) && e->action == POLICY_CHAIN && w->policy != NULL &&
-	    policy_chain_at(w->policy, e->chain) != NULL)
-		snprintf(rec->chain, sizeof(rec->chain), "%s", policy_chain_at(w->policy, e->chain)->name);
-	rec->verdict_packet = cold->verdict_packet;
+	if ((e->flags & FLOW_F_DECIDED) && e->action == POLICY_CHAIN)
+		snprintf(rec->chain, sizeof(rec->chain), "%s", decided_chain_name(w, e));
+	rec->verdict_packet = e->verdict_packet;
+	/* The version that decided the flow; the current one while it is undecided. */
 	rec->policy_version = w->policy != NULL ? policy_version(w->policy) : 0;
+	if (e->flags & FLOW_F_DECIDED) {
+		const __typeof__(w->chain_names[0]) *cn = &w->chain_names[e->policy_gen % NAMED_GENS];
+
+		if (cn->valid && cn->gen == e->policy_gen)
+			rec->policy_version = cn->version;
+	}
 }
 
 static void
@@ -307,7 +365,7 @@ on_flow_end(void *ctx, struct flow_entry *e, enum flow_end_reason reason)
 	struct flow_record rec;
 	bool gave_up = false;
 
-	if (e->dpi_slot != FLOW_NO_SLOT) {
+	if (e->flags & FLOW_F_IN_DPI) {
 		/* Ended before a verdict: take nDPI's guess, as ndpiReader does at the end. */
 		struct dpi_verdict v;
 
@@ -322,6 +380,8 @@ on_flow_end(void *ctx, struct flow_entry *e, enum flow_end_reason reason)
 	w->st.flows_ended[reason]++;
 	if (w->p.on_record != NULL)
 		w->p.on_record(w->p.record_ctx, &rec);
+	meta_pool_release(w->meta, e->meta_id);
+	e->meta_id = META_NONE;
 }
 
 /* TCP state that decides the timeout class: FIN both ways or RST closes the flow. */
@@ -359,14 +419,16 @@ flow_for_packet(struct worker *w, const struct parse_info *pi, bool *from_hi)
 	e = flow_table_insert(w->flows, &key, hash, w->now_ms, class_for(pi->l4_proto));
 	if (*from_hi)
 		e->flags |= FLOW_F_INITIATOR_HI;
-	memset(&w->cold[flow_table_index(w->flows, e)], 0, sizeof(struct flow_cold));
 	e->dpi_slot = dpi_state_alloc(w->dpi);
 	w->st.flows_created++;
 	if (e->dpi_slot == DPI_NO_SLOT) {
 		/* Not inspected: decided on its first packet, on addresses and ports alone. */
 		w->st.dpi_no_state++;
-	} else if (w->held != NULL) {
-		w->held_n[e->dpi_slot] = 0;
+		e->meta_id = META_NONE;
+	} else {
+		e->flags |= FLOW_F_IN_DPI;
+		if (w->held != NULL)
+			w->held_n[e->dpi_slot] = 0;
 	}
 	return e;
 }
@@ -391,9 +453,9 @@ before_verdict(struct worker *w, struct flow_entry *e, const struct worker_pkt *
 		/* Queue full before the verdict: out with the default action, in order. */
 		e->flags |= FLOW_F_HOLD_OVERFLOW;
 		w->st.hold_overflow++;
-		release_held(w, e, &d);
+		release_held(w, e, &d, "");
 	}
-	emit_decided(w, e, pkt, &d);
+	emit_decided(w, e, pkt, &d, "");
 }
 
 static void
@@ -440,8 +502,8 @@ process_one(struct worker *w, const struct worker_pkt *pkt)
 	flow_table_touch(w->flows, e, w->now_ms, tc);
 
 	if ((e->flags & FLOW_F_DECIDED) && e->policy_gen != w->policy_gen)
-		decide(w, e, true); /* the policy changed since: decide again */
-	if (e->dpi_slot != FLOW_NO_SLOT) {
+		decide(w, e, true, meta_pool_get(w->meta, e->meta_id)); /* a new policy since */
+	if (e->flags & FLOW_F_IN_DPI) {
 		struct dpi_verdict v;
 		enum dpi_step step;
 
@@ -450,11 +512,11 @@ process_one(struct worker *w, const struct worker_pkt *pkt)
 				   e->packets, budget_for(w, pi.l4_proto), &v);
 		e->master_proto = v.master_proto;
 		e->app_proto = v.app_proto;
-		e->category = v.category;
+		e->category = (uint8_t)v.category;
 		if (step == DPI_DONE)
 			finish_dpi(w, e, &v, v.app_proto != 0, true);
 	} else if (!(e->flags & FLOW_F_DECIDED)) {
-		decide(w, e, true);
+		decide(w, e, true, meta_pool_get(w->meta, META_NONE));
 	}
 	w->st.app_packets[e->app_proto % WORKER_MAX_APPS]++;
 	w->st.app_bytes[e->app_proto % WORKER_MAX_APPS] += pkt->wire_len;
@@ -462,7 +524,7 @@ process_one(struct worker *w, const struct worker_pkt *pkt)
 	if (e->flags & FLOW_F_DECIDED) {
 		struct policy_decision d = flow_decision(e);
 
-		emit_decided(w, e, pkt, &d);
+		emit_decided(w, e, pkt, &d, flow_host(w, e));
 	} else {
 		before_verdict(w, e, pkt);
 	}
@@ -503,6 +565,7 @@ worker_set_policy(struct worker *w, const struct policy *p)
 {
 	w->policy = p;
 	w->policy_gen++;
+	remember_chain_names(w);
 }
 
 uint32_t
@@ -540,6 +603,14 @@ worker_get_stats(const struct worker *w, struct worker_stats *stats)
 	flow_table_get_stats(w->flows, &fts);
 	stats->flows_active = fts.active;
 	stats->dpi_states_in_use = dpi_states_in_use(w->dpi);
+	{
+		struct meta_pool_stats ms;
+
+		meta_pool_get_stats(w->meta, &ms);
+		stats->meta_not_kept = ms.full;
+		stats->meta_in_use = ms.in_use;
+		stats->ipv6_flows_active = fts.ipv6_active;
+	}
 }
 
 void
@@ -557,12 +628,20 @@ worker_stats_add(struct worker_stats *sum, const struct worker_stats *add)
 		d[k] += a[k];
 	sum->flows_active += add->flows_active;
 	sum->dpi_states_in_use += add->dpi_states_in_use;
+	sum->meta_in_use += add->meta_in_use;
+	sum->ipv6_flows_active += add->ipv6_flows_active;
 }
 
 size_t
 worker_bytes_per_classified_flow(const struct worker *w)
 {
-	return flow_table_bytes_per_flow(w->flows) + sizeof(struct flow_cold);
+	return flow_table_bytes_per_flow(w->flows);
+}
+
+size_t
+worker_shared_pool_bytes(const struct worker *w)
+{
+	return flow_table_ipv6_pool_bytes(w->flows) + meta_pool_bytes(w->meta);
 }
 
 size_t

@@ -68,6 +68,8 @@ typedef void (*worker_record_cb)(void *ctx, const struct flow_record *rec);
 struct worker_params {
 	uint16_t id;
 	uint32_t flow_capacity;
+	uint32_t ipv6_capacity; /* IPv6 flows at once (0: flow_capacity / 4) */
+	uint32_t meta_capacity; /* distinct host/JA3/risk values kept (0: flow_capacity / 8) */
 	uint32_t dpi_states;
 	uint32_t timeout_ms[FLOW_TC_COUNT];
 	uint32_t budget_tcp; /* packets inspected before giving up, per L4 kind */
@@ -111,8 +113,11 @@ struct worker_stats {
 	uint64_t app_flows[WORKER_MAX_APPS]; /* at the decision */
 	uint64_t category_packets[WORKER_MAX_CATEGORIES];
 	uint64_t category_flows[WORKER_MAX_CATEGORIES];
+	uint64_t meta_not_kept; /* flows whose metadata found the pool full */
 	uint32_t flows_active;
 	uint32_t dpi_states_in_use;
+	uint32_t meta_in_use; /* distinct metadata values held */
+	uint32_t ipv6_flows_active;
 };
 
 /* Returns NULL with errno set. */
@@ -155,5 +160,7 @@ const struct dpi *worker_dpi(const struct worker *w);
 /* Bytes per flow: a classified flow's entry, and the extra while under classification. */
 size_t worker_bytes_per_classified_flow(const struct worker *w);
 size_t worker_bytes_per_classifying_flow(const struct worker *w);
+/* Bytes of the pools flows share (IPv6 addresses, interned metadata), in all. */
+size_t worker_shared_pool_bytes(const struct worker *w);
 
 #endif

@@ -66,12 +66,16 @@ full_file(void **state)
 					    "flows:\n"
 					    "  capacity: 1000\n"
 					    "  classifying: 100\n"
+					    "  ipv6: 250\n"
+					    "  metadata: 125\n"
 					    "  timeouts: {tcp: 30, udp: 5}\n"
 					    "  packet_budget: {udp: 10}\n"
 					    "records: {path: /tmp/flows.jsonl}\n",
 					    err, sizeof(err)),
 			 0);
 	assert_string_equal(cfg.lcores, "2,3");
+	assert_int_equal(cfg.ipv6_capacity, 250);
+	assert_int_equal(cfg.meta_capacity, 125);
 	assert_int_equal(cfg.memory_mb, 256);
 	assert_false(cfg.hugepages);
 	assert_string_equal(cfg.file_prefix, "lab1");
@@ -111,7 +115,7 @@ errors_name_line_and_column(void **state)
 	(void)state;
 	expect_error("flows:\n  capacty: 5\n",
 		     "t.yaml:2:3: unknown key 'capacty' in flows (expected one of: capacity, "
-		     "classifying, timeouts, packet_budget)");
+		     "classifying, ipv6, metadata, timeouts, packet_budget)");
 	expect_error("datapath:\n  burst_size: lots\n",
 		     "t.yaml:2:15: 'burst_size' must be a whole number from 1 to 256, found 'lots'");
 	expect_error("datapath:\n  burst_size: 1000\n",
@@ -134,6 +138,10 @@ errors_name_line_and_column(void **state)
 		     "and vdevs only)");
 	expect_error("flows:\n  capacity: 100\n  classifying: 200\n",
 		     "t.yaml:1:1: flows.classifying (200) cannot exceed flows.capacity (100)");
+	expect_error("flows:\n  capacity: 100\n  classifying: 50\n  ipv6: 101\n",
+		     "t.yaml:1:1: flows.ipv6 (101) cannot exceed flows.capacity (100)");
+	expect_error("flows:\n  metadata: 0\n",
+		     "t.yaml:2:13: 'metadata' is 0, expected 1 to 67108864");
 	expect_error("flows:\n  timeouts:\n    udp: 0\n",
 		     "t.yaml:3:10: 'udp' is 0, expected 1 to 86400");
 }

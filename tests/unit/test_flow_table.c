@@ -105,28 +105,62 @@ symmetric_key(void **state)
 }
 
 static void
+key6_n(struct flow_key *k, uint32_t n)
+{
+	struct parse_info pi;
+
+	memset(&pi, 0, sizeof(pi));
+	pi.ip_version = 6;
+	pi.l4_proto = IPPROTO_TCP;
+	memcpy(pi.src, "\x20\x01\x0d\xb8\0\0\0\0\0\0\0\0", 12);
+	memcpy(pi.src + 12, &n, 4);
+	memcpy(pi.dst, "\x20\x01\x0d\xb8\xff\0\0\0\0\0\0\0\0\0\0\x01", 16);
+	pi.sport = 40000;
+	pi.dport = 443;
+	flow_key_from_packet(&pi, k);
+}
+
+static void
 insert_lookup_end(void **state)
 {
 	struct ended en = {0};
 	struct flow_table *ft = make(16, &en);
-	struct flow_key k;
+	struct flow_key k, back;
 	struct flow_entry *e;
 	struct flow_table_stats st;
 
 	(void)state;
+	assert_int_equal(sizeof(struct flow_entry), 56);
+	assert_int_equal(flow_table_bytes_per_flow(ft), 64); /* 32 index slots for 16 flows */
 	key_n(&k, 1);
 	assert_null(flow_table_lookup(ft, &k, flow_key_hash(&k)));
 	e = flow_table_insert(ft, &k, flow_key_hash(&k), 1000, FLOW_TC_UDP);
 	assert_non_null(e);
 	assert_ptr_equal(flow_table_lookup(ft, &k, flow_key_hash(&k)), e);
-	assert_int_equal(e->first_ms, 1000);
+	assert_int_equal(flow_table_first_ms(ft, e), 1000);
 	assert_int_equal(e->dpi_slot, FLOW_NO_SLOT);
+	flow_table_key(ft, e, &back);
+	assert_memory_equal(&back, &k, sizeof(k));
 	flow_table_end(ft, e, FLOW_END_CLOSED);
 	assert_int_equal(en.by_reason[FLOW_END_CLOSED], 1);
 	assert_null(flow_table_lookup(ft, &k, flow_key_hash(&k)));
+
+	/* IPv6: the addresses live in the pool and come back whole. */
+	key6_n(&k, 7);
+	e = flow_table_insert(ft, &k, flow_key_hash(&k), 2000, FLOW_TC_TCP);
+	assert_ptr_equal(flow_table_lookup(ft, &k, flow_key_hash(&k)), e);
+	flow_table_key(ft, e, &back);
+	assert_memory_equal(&back, &k, sizeof(k));
+	key6_n(&back, 8); /* differs in the address only */
+	assert_null(flow_table_lookup(ft, &back, flow_key_hash(&back)));
 	flow_table_get_stats(ft, &st);
-	assert_int_equal(st.active, 0);
-	assert_int_equal(st.created, 1);
+	assert_int_equal(st.active, 1);
+	assert_int_equal(st.ipv6_active, 1);
+	assert_int_equal(st.ipv6_capacity, 4);
+	assert_int_equal(st.created, 2);
+	flow_table_end(ft, e, FLOW_END_CLOSED);
+	flow_table_get_stats(ft, &st);
+	assert_int_equal(st.ipv6_active, 0);
 	flow_table_destroy(ft);
 	flow_table_destroy(NULL);
 }
@@ -144,15 +178,13 @@ full_table_evicts_lru(void **state)
 		key_n(&k, i);
 		flow_table_insert(ft, &k, flow_key_hash(&k), 100 + i, FLOW_TC_UDP);
 	}
-	/* Flow 0 is touched, so flow 1 is now the least recently used. */
+	/* Flow 0 is touched, so flow 1 is now the least recently used; a sample of 8 random
+	 * probes of 8 flows sees it unless it is unlucky, and a fixed seed makes that certain. */
 	key_n(&k, 0);
 	flow_table_touch(ft, flow_table_lookup(ft, &k, flow_key_hash(&k)), 200, FLOW_TC_UDP);
 	key_n(&k, 100);
 	assert_non_null(flow_table_insert(ft, &k, flow_key_hash(&k), 201, FLOW_TC_UDP));
 	assert_int_equal(en.by_reason[FLOW_END_EVICTED], 1);
-	assert_int_equal(en.last_flow_id, 2); /* flow ids start at 1: flow 1 has id 2 */
-	key_n(&k, 1);
-	assert_null(flow_table_lookup(ft, &k, flow_key_hash(&k)));
 	key_n(&k, 0);
 	assert_non_null(flow_table_lookup(ft, &k, flow_key_hash(&k)));
 
@@ -165,6 +197,99 @@ full_table_evicts_lru(void **state)
 	flow_table_destroy(ft);
 }
 
+struct evicted_ids {
+	uint32_t recent_ids_from; /* flows with this id or more were used recently */
+	int old, recent;
+};
+
+static void
+note_evicted(void *ctx, struct flow_entry *e, enum flow_end_reason reason)
+{
+	struct evicted_ids *ev = ctx;
+
+	if (reason == FLOW_END_EVICTED) {
+		if (e->flow_id >= ev->recent_ids_from)
+			ev->recent++;
+		else
+			ev->old++;
+	}
+}
+
+/* The sample approximates LRU: nearly every flow evicted is from the idle half. */
+static void
+eviction_prefers_idle_flows(void **state)
+{
+	struct evicted_ids ev = {.recent_ids_from = 513};
+	struct flow_table_params p = {
+		.capacity = 1024,
+		.timeout_ms = {120000, 10000, 120000, 60000},
+		.on_end = note_evicted,
+		.cb_ctx = &ev,
+	};
+	struct flow_table *ft = flow_table_create(&p);
+	struct flow_key k;
+	uint32_t i;
+
+	(void)state;
+	for (i = 0; i < 1024; i++) {
+		key_n(&k, i);
+		flow_table_insert(ft, &k, flow_key_hash(&k), i, FLOW_TC_UDP);
+	}
+	for (i = 512; i < 1024; i++) {
+		key_n(&k, i);
+		flow_table_touch(ft, flow_table_lookup(ft, &k, flow_key_hash(&k)), 5000, FLOW_TC_UDP);
+	}
+	for (i = 0; i < 128; i++) {
+		key_n(&k, 100000 + i);
+		flow_table_insert(ft, &k, flow_key_hash(&k), 5001, FLOW_TC_UDP);
+	}
+	/* Each eviction misses the idle half only if all 8 probes land in the busy one (1/256). */
+	assert_int_equal(ev.old + ev.recent, 128);
+	assert_true(ev.old >= 124);
+	flow_table_destroy(ft);
+}
+
+/* A full IPv6 pool evicts an IPv6 flow, never an IPv4 one. */
+static void
+ipv6_pool_full_evicts_ipv6(void **state)
+{
+	struct ended en = {0};
+	struct flow_table_params p = {
+		.capacity = 32,
+		.ipv6_capacity = 2,
+		.timeout_ms = {120000, 10000, 120000, 60000},
+		.on_end = count_end,
+		.cb_ctx = &en,
+	};
+	struct flow_table *ft = flow_table_create(&p);
+	struct flow_key k;
+	uint32_t i;
+
+	(void)state;
+	for (i = 0; i < 10; i++) {
+		key_n(&k, i);
+		flow_table_insert(ft, &k, flow_key_hash(&k), 10, FLOW_TC_UDP);
+	}
+	for (i = 0; i < 3; i++) {
+		key6_n(&k, i);
+		flow_table_insert(ft, &k, flow_key_hash(&k), 20 + i, FLOW_TC_TCP);
+	}
+	assert_int_equal(en.by_reason[FLOW_END_EVICTED], 1);
+	key6_n(&k, 0); /* the oldest IPv6 flow went */
+	assert_null(flow_table_lookup(ft, &k, flow_key_hash(&k)));
+	for (i = 1; i < 3; i++) {
+		key6_n(&k, i);
+		assert_non_null(flow_table_lookup(ft, &k, flow_key_hash(&k)));
+	}
+	for (i = 0; i < 10; i++) {
+		key_n(&k, i);
+		assert_non_null(flow_table_lookup(ft, &k, flow_key_hash(&k)));
+	}
+	p.ipv6_capacity = 33;
+	assert_null(flow_table_create(&p));
+	flow_table_destroy(ft);
+}
+
 static void
 timeouts_per_class(void **state)
 {
@@ -172,6 +297,7 @@ timeouts_per_class(void **state)
 	struct flow_table *ft = make(16, &en);
 	struct flow_key k;
 	struct flow_entry *tcp_e;
+	uint32_t i, calls, total;
 
 	(void)state;
 	key_n(&k, 1);
@@ -181,23 +307,51 @@ timeouts_per_class(void **state)
 	key_n(&k, 3);
 	flow_table_insert(ft, &k, flow_key_hash(&k), 0, FLOW_TC_OTHER);
 
+	/* Never before the timeout; at most one sweep period after it. */
 	assert_int_equal(flow_table_expire(ft, 59999, 100), 0);
-	assert_int_equal(flow_table_expire(ft, 60000, 100), 1); /* other: 60 s */
+	assert_int_equal(flow_table_expire(ft, 60000 + FLOW_SWEEP_PERIOD_MS, 100), 1); /* other: 60 s */
 	assert_int_equal(flow_table_expire(ft, 119999, 100), 0);
 	/* The TCP flow closes at 100 s: now only the 10 s linger applies. */
 	flow_table_touch(ft, tcp_e, 100000, FLOW_TC_TCP_CLOSED);
-	assert_int_equal(flow_table_expire(ft, 110000, 100), 1);
+	assert_int_equal(flow_table_expire(ft, 109999, 100), 0);
+	assert_int_equal(flow_table_expire(ft, 110000 + FLOW_SWEEP_PERIOD_MS, 100), 1);
 	assert_int_equal(en.by_reason[FLOW_END_CLOSED], 1);
-	assert_int_equal(flow_table_expire(ft, 120000, 100), 1); /* udp: 120 s */
+	assert_int_equal(flow_table_expire(ft, 120000 + FLOW_SWEEP_PERIOD_MS, 100), 1); /* udp */
 	assert_int_equal(en.by_reason[FLOW_END_IDLE], 2);
 
-	/* The budget bounds one call's work. */
-	for (uint32_t i = 10; i < 16; i++) {
+	/* The budget bounds the entries one call examines. */
+	for (i = 10; i < 16; i++) {
 		key_n(&k, i);
 		flow_table_insert(ft, &k, flow_key_hash(&k), 200000, FLOW_TC_UDP);
 	}
-	assert_int_equal(flow_table_expire(ft, 400000, 4), 4);
-	assert_int_equal(flow_table_expire(ft, 400000, 4), 2);
+	for (calls = 0, total = 0; calls < 4; calls++) {
+		uint32_t n = flow_table_expire(ft, 400000, 4);
+
+		assert_true(n <= 4);
+		total += n;
+	}
+	assert_int_equal(total, 6); /* 4 calls of 4 cover the 16 entries */
+	flow_table_destroy(ft);
+}
+
+/* The sweep keeps pace with flow time: 100 ms cover a tenth of the table. */
+static void
+sweep_paced_by_time(void **state)
+{
+	struct ended en = {0};
+	struct flow_table *ft = make(1000, &en);
+	struct flow_key k;
+	uint32_t i;
+
+	(void)state;
+	for (i = 0; i < 1000; i++) {
+		key_n(&k, i);
+		flow_table_insert(ft, &k, flow_key_hash(&k), 200000, FLOW_TC_UDP);
+	}
+	assert_int_equal(flow_table_expire(ft, 319900, UINT32_MAX), 0); /* a full pass, early */
+	assert_int_equal(flow_table_expire(ft, 320000, UINT32_MAX), 100);
+	assert_int_equal(flow_table_expire(ft, 320050, UINT32_MAX), 50);
+	assert_int_equal(flow_table_expire(ft, 330000, UINT32_MAX), 850);
 	flow_table_destroy(ft);
 }
 
@@ -208,12 +362,18 @@ time_never_steps_back(void **state)
 	struct flow_table *ft = make(4, &en);
 	struct flow_key k;
 	struct flow_entry *e;
+	const uint64_t later = 5000 + (3ull << 30); /* beyond the 2^31 ms rebase point */
 
 	(void)state;
 	key_n(&k, 1);
 	e = flow_table_insert(ft, &k, flow_key_hash(&k), 5000, FLOW_TC_UDP);
 	flow_table_touch(ft, e, 4000, FLOW_TC_UDP);
-	assert_int_equal(e->last_ms, 5000);
+	assert_int_equal(flow_table_last_ms(ft, e), 5000);
+	/* Relative times are rebased, absolute ones stay right. */
+	flow_table_touch(ft, e, later, FLOW_TC_UDP);
+	assert_int_equal(flow_table_last_ms(ft, e), later);
+	assert_true(flow_table_first_ms(ft, e) >= 5000);
+	assert_true(flow_table_first_ms(ft, e) < later);
 	flow_table_destroy(ft);
 }
 
@@ -227,7 +387,10 @@ flush_ends_all(void **state)
 
 	(void)state;
 	for (i = 0; i < 40; i++) {
-		key_n(&k, i);
+		if (i % 4 == 0)
+			key6_n(&k, i);
+		else
+			key_n(&k, i);
 		flow_table_insert(ft, &k, flow_key_hash(&k), i, i % 2 ? FLOW_TC_TCP : FLOW_TC_UDP);
 	}
 	flow_table_flush(ft);
@@ -294,7 +457,10 @@ main(void)
 		cmocka_unit_test(symmetric_key),
 		cmocka_unit_test(insert_lookup_end),
 		cmocka_unit_test(full_table_evicts_lru),
+		cmocka_unit_test(eviction_prefers_idle_flows),
+		cmocka_unit_test(ipv6_pool_full_evicts_ipv6),
 		cmocka_unit_test(timeouts_per_class),
+		cmocka_unit_test(sweep_paced_by_time),
 		cmocka_unit_test(time_never_steps_back),
 		cmocka_unit_test(flush_ends_all),
 		cmocka_unit_test(matches_reference_model),

@@ -582,6 +582,44 @@ held_packets_leave_when_the_flow_ends(void **state)
 	dpi_destroy(names);
 }
 
+/*
+ * A flow decided under one policy and idle since keeps that decision; its record names the
+ * chain its packets took and that policy's version, even after a new policy reorders chains.
+ */
+static void
+record_names_the_deciding_chain(void **state)
+{
+	struct sink s = {0};
+	struct dpi *names1, *names2;
+	struct policy *p1, *p2;
+	struct worker *w;
+	struct pkt pk;
+	int i;
+
+	(void)state;
+	p1 = policy_from("chains: [{name: web, tag: dscp, dscp: 18}]\n"
+			 "rules: [{protocol: HTTP, chain: web}]\npolicy: {version: 1}\n",
+			 &names1);
+	p2 = policy_from("chains: [{name: yt, tag: nsh, spi: 7}, {name: web, tag: dscp, dscp: 18}]\n"
+			 "rules: [{protocol: HTTP, chain: web}]\npolicy: {version: 2}\n",
+			 &names2);
+	w = make_with(&s, p1);
+	for (i = 0; i < 6; i++) {
+		http_conversation(&pk, i);
+		feed_id(w, &pk, (uintptr_t)i + 1, 0, 1);
+	}
+	worker_set_policy(w, p2); /* "web" is now chain 1, chain 0 is "yt" */
+	worker_flush(w);
+	assert_int_equal(s.n, 1);
+	assert_string_equal(s.recs[0].chain, "web");
+	assert_int_equal(s.recs[0].policy_version, 1);
+	worker_destroy(w);
+	policy_destroy(p1);
+	policy_destroy(p2);
+	dpi_destroy(names1);
+	dpi_destroy(names2);
+}
+
 static void
 drop_after_verdict(void **state)
 {
@@ -657,6 +695,7 @@ main(void)
 		cmocka_unit_test(hold_overflow_goes_default),
 		cmocka_unit_test(held_packets_leave_when_the_flow_ends),
 		cmocka_unit_test(drop_after_verdict),
+		cmocka_unit_test(record_names_the_deciding_chain),
 		cmocka_unit_test(nsh_and_return_ports_are_not_classified),
 	};
 
