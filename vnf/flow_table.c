@@ -32,7 +32,13 @@ struct flow_table {
 	uint32_t slot_mask;
 	uint32_t capacity;
 	uint32_t active;
-	uint32_t free_head; /* free entries chained through lo_addr */
+	uint32_t free_head; /* free entries chained through lo_addr, most recently freed first */
+	/*
+	 * Entries at or above this index have never held a flow. The free list hands back the
+	 * most recently freed entry first, so the used entries stay packed below the peak number
+	 * of concurrent flows, and the sweep need not visit the rest.
+	 */
+	uint32_t high_water;
 	uint32_t next_flow_id;
 	struct ipv6_pair *v6; /* ipv6_capacity pairs, free ones chained through their first word */
 	uint32_t v6_capacity;
@@ -134,11 +140,37 @@ flow_table_destroy(struct flow_table *ft)
 	free(ft);
 }
 
+/* memcmp(a, b, 4 or 16) < 0, > 0 or == 0, as big-endian words (no call into libc per packet). */
+static inline int
+addr_cmp(const uint8_t *a, const uint8_t *b, bool v4)
+{
+	if (v4) {
+		uint32_t x, y;
+
+		memcpy(&x, a, 4);
+		memcpy(&y, b, 4);
+		x = __builtin_bswap32(x);
+		y = __builtin_bswap32(y);
+		return (x > y) - (x < y);
+	}
+	for (int i = 0; i < 16; i += 8) {
+		uint64_t x, y;
+
+		memcpy(&x, a + i, 8);
+		memcpy(&y, b + i, 8);
+		x = __builtin_bswap64(x);
+		y = __builtin_bswap64(y);
+		if (x != y)
+			return x > y ? 1 : -1;
+	}
+	return 0;
+}
+
 bool
 flow_key_from_packet(const struct parse_info *pi, struct flow_key *key)
 {
 	size_t alen = pi->ip_version == 4 ? 4 : 16;
-	int cmp = memcmp(pi->src, pi->dst, alen);
+	int cmp = addr_cmp(pi->src, pi->dst, pi->ip_version == 4);
 	bool src_is_hi = cmp > 0 || (cmp == 0 && pi->sport > pi->dport);
 
 	memset(key, 0, sizeof(*key));
@@ -463,6 +495,8 @@ flow_table_insert(struct flow_table *ft, const struct flow_key *key, uint32_t ha
 	idx = ft->free_head;
 	e = &ft->entries[idx];
 	ft->free_head = e->lo_addr;
+	if (idx >= ft->high_water)
+		ft->high_water = idx + 1;
 
 	memset(e, 0, sizeof(*e));
 	if (key->ip_version == 6) {
@@ -524,10 +558,10 @@ flow_table_expire(struct flow_table *ft, uint64_t now_ms, uint32_t budget)
 
 		if (dt > FLOW_SWEEP_PERIOD_MS)
 			dt = FLOW_SWEEP_PERIOD_MS;
-		due = dt * ft->capacity + ft->sweep_carry;
+		due = dt * ft->high_water + ft->sweep_carry;
 		ft->sweep_carry = due % FLOW_SWEEP_PERIOD_MS;
 		due = due / FLOW_SWEEP_PERIOD_MS + ft->sweep_owed;
-		ft->sweep_owed = due < ft->capacity ? (uint32_t)due : ft->capacity;
+		ft->sweep_owed = due < ft->high_water ? (uint32_t)due : ft->high_water;
 		ft->sweep_ms = now_ms;
 	} else if (now_ms < ft->sweep_ms) {
 		ft->sweep_ms = now_ms;
@@ -535,9 +569,11 @@ flow_table_expire(struct flow_table *ft, uint64_t now_ms, uint32_t budget)
 	n = ft->sweep_owed < budget ? ft->sweep_owed : budget;
 	ft->sweep_owed -= n;
 	for (k = 0; k < n; k++) {
-		struct flow_entry *e = &ft->entries[ft->sweep_pos];
+		struct flow_entry *e;
 
-		ft->sweep_pos = ft->sweep_pos + 1 < ft->capacity ? ft->sweep_pos + 1 : 0;
+		if (ft->sweep_pos >= ft->high_water)
+			ft->sweep_pos = 0;
+		e = &ft->entries[ft->sweep_pos++];
 		if (e->ip_version == 0 ||
 		    (uint64_t)e->last_rel_ms + ft->timeout_ms[e->tclass] > now)
 			continue;
@@ -552,7 +588,7 @@ flow_table_flush(struct flow_table *ft)
 {
 	uint32_t i;
 
-	for (i = 0; i < ft->capacity && ft->active > 0; i++)
+	for (i = 0; i < ft->high_water && ft->active > 0; i++)
 		if (ft->entries[i].ip_version != 0)
 			flow_table_end(ft, &ft->entries[i], FLOW_END_FLUSH);
 }

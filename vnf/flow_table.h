@@ -151,9 +151,9 @@ void flow_table_end(struct flow_table *ft, struct flow_entry *e, enum flow_end_r
 /*
  * The idle sweep: examine up to `budget` entries from where the last call stopped and end
  * those idle for longer than their class timeout at now_ms. It examines entries at the rate
- * that covers the whole table once per second of flow time (FLOW_SWEEP_PERIOD_MS), so a flow
- * ends at most about a second after its timeout while the sweep keeps up; `budget` bounds one
- * call. Returns the flows ended.
+ * that covers the used part of the table (up to the peak number of concurrent flows) once per
+ * second of flow time (FLOW_SWEEP_PERIOD_MS), so a flow ends at most about a second after its
+ * timeout while the sweep keeps up; `budget` bounds one call. Returns the flows ended.
  */
 #define FLOW_SWEEP_PERIOD_MS 1000
 uint32_t flow_table_expire(struct flow_table *ft, uint64_t now_ms, uint32_t budget);
