@@ -300,14 +300,19 @@ slot_tag(uint32_t hash)
 }
 
 void
-flow_table_prefetch(const struct flow_table *ft, uint32_t hash)
+flow_table_prefetch_slot(const struct flow_table *ft, uint32_t hash)
 {
-	const uint32_t *slot = &ft->slots[hash & ft->slot_mask];
+	__builtin_prefetch(&ft->slots[hash & ft->slot_mask]);
+}
 
-	__builtin_prefetch(slot);
-	/* The entry too, when the slot is already at hand (it usually is for a busy flow). */
-	if ((*slot & FT_SLOT_IDX_MASK) != 0 && (*slot & ~FT_SLOT_IDX_MASK) == slot_tag(hash))
-		__builtin_prefetch(&ft->entries[(*slot & FT_SLOT_IDX_MASK) - 1]);
+void
+flow_table_prefetch_entry(const struct flow_table *ft, uint32_t hash)
+{
+	uint32_t s = ft->slots[hash & ft->slot_mask];
+
+	/* The first probe's entry, if its hash bits match (a flow's usual case). */
+	if (s != 0 && (s & ~FT_SLOT_IDX_MASK) == slot_tag(hash))
+		__builtin_prefetch(&ft->entries[(s & FT_SLOT_IDX_MASK) - 1]);
 }
 
 struct flow_entry *

@@ -127,8 +127,12 @@ bool flow_key_from_packet(const struct parse_info *pi, struct flow_key *key);
 /* Symmetric by construction (it hashes the canonical key); also used to pick a worker. */
 uint32_t flow_key_hash(const struct flow_key *key);
 
-/* Bring the cache lines a lookup of `hash` will read closer (call a few packets ahead). */
-void flow_table_prefetch(const struct flow_table *ft, uint32_t hash);
+/*
+ * Bring the cache lines a lookup of `hash` will read closer, in two steps a burst apart: the
+ * index slot first, then (the slot at hand) the entry it points to. Hints only.
+ */
+void flow_table_prefetch_slot(const struct flow_table *ft, uint32_t hash);
+void flow_table_prefetch_entry(const struct flow_table *ft, uint32_t hash);
 
 struct flow_entry *flow_table_lookup(struct flow_table *ft, const struct flow_key *key,
 				     uint32_t hash);

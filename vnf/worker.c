@@ -398,16 +398,27 @@ tcp_update(struct flow_entry *e, uint8_t tcp_flags, bool from_hi)
 	return FLOW_TC_TCP;
 }
 
-static struct flow_entry *
-flow_for_packet(struct worker *w, const struct parse_info *pi, bool *from_hi)
-{
+/*
+ * What the first stages of a burst learn about one packet: its parse, and for a packet to
+ * classify, its flow key and hash (so the flow's slot and entry can be prefetched before the
+ * packet's turn comes).
+ */
+struct pkt_stage {
+	struct parse_info pi;
 	struct flow_key key;
-	struct flow_entry *e;
 	uint32_t hash;
+	uint8_t result; /* enum parse_result */
+	bool from_hi;
+	bool has_key;
+};
 
-	*from_hi = flow_key_from_packet(pi, &key);
-	hash = flow_key_hash(&key);
-	e = flow_table_lookup(w->flows, &key, hash);
+static struct flow_entry *
+flow_for_packet(struct worker *w, const struct pkt_stage *ps)
+{
+	const struct parse_info *pi = &ps->pi;
+	struct flow_entry *e;
+
+	e = flow_table_lookup(w->flows, &ps->key, ps->hash);
 	/* A fresh SYN on a closed connection (port reuse) starts a new flow. */
 	if (e != NULL && e->tclass == FLOW_TC_TCP_CLOSED &&
 	    (pi->tcp_flags & (TCP_SYN | TCP_ACK)) == TCP_SYN) {
@@ -416,8 +427,8 @@ flow_for_packet(struct worker *w, const struct parse_info *pi, bool *from_hi)
 	}
 	if (e != NULL)
 		return e;
-	e = flow_table_insert(w->flows, &key, hash, w->now_ms, class_for(pi->l4_proto));
-	if (*from_hi)
+	e = flow_table_insert(w->flows, &ps->key, ps->hash, w->now_ms, class_for(pi->l4_proto));
+	if (ps->from_hi)
 		e->flags |= FLOW_F_INITIATOR_HI;
 	e->dpi_slot = dpi_state_alloc(w->dpi);
 	w->st.flows_created++;
@@ -458,21 +469,34 @@ before_verdict(struct worker *w, struct flow_entry *e, const struct worker_pkt *
 	emit_decided(w, e, pkt, &d, "");
 }
 
+/* Stage 1: parse, and for a packet to classify, its key and hash; prefetch its index slot. */
 static void
-process_one(struct worker *w, const struct worker_pkt *pkt)
+stage_parse(struct worker *w, const struct worker_pkt *pkt, struct pkt_stage *ps)
 {
-	struct parse_info pi;
-	enum parse_result r;
+	ps->result = (uint8_t)parse_ethernet(pkt->data, pkt->len, &ps->pi);
+	ps->has_key = ps->result == PARSE_OK && !(pkt->flags & WORKER_PKT_RETURN);
+	if (!ps->has_key)
+		return;
+	ps->from_hi = flow_key_from_packet(&ps->pi, &ps->key);
+	ps->hash = flow_key_hash(&ps->key);
+	flow_table_prefetch_slot(w->flows, ps->hash);
+}
+
+/* Stage 3: the packet's flow, nDPI, the decision and its fate. */
+static void
+process_one(struct worker *w, const struct worker_pkt *pkt, const struct pkt_stage *ps)
+{
+	const struct parse_info *pi = &ps->pi;
+	enum parse_result r = (enum parse_result)ps->result;
 	struct flow_entry *e;
 	enum flow_timeout_class tc;
-	bool from_hi;
+	bool from_hi = ps->from_hi;
 
 	w->st.packets++;
 	w->st.bytes += pkt->wire_len;
 	if (pkt->flags & WORKER_PKT_RETURN) {
 		/* Back from a chain: never classified again. */
 		w->st.return_port++;
-		r = parse_ethernet(pkt->data, pkt->len, &pi);
 		emit_plain(w, pkt,
 			   r == PARSE_NSH && w->policy != NULL &&
 					   policy_nsh_in(w->policy) == POLICY_NSH_DECAP
@@ -480,7 +504,6 @@ process_one(struct worker *w, const struct worker_pkt *pkt)
 				   : WORKER_ACTION_PASS);
 		return;
 	}
-	r = parse_ethernet(pkt->data, pkt->len, &pi);
 	w->st.parse[r]++;
 	if (r != PARSE_OK) {
 		if (parse_is_malformed(r) && w->p.malformed == WORKER_MALFORMED_DROP) {
@@ -495,10 +518,11 @@ process_one(struct worker *w, const struct worker_pkt *pkt)
 		return;
 	}
 
-	e = flow_for_packet(w, &pi, &from_hi);
+	e = flow_for_packet(w, ps);
 	e->packets++;
 	e->bytes += pkt->wire_len;
-	tc = pi.l4_proto == IPPROTO_TCP ? tcp_update(e, pi.tcp_flags, from_hi) : e->tclass;
+	tc = pi->l4_proto == IPPROTO_TCP ? tcp_update(e, pi->tcp_flags, from_hi)
+					 : (enum flow_timeout_class)e->tclass;
 	flow_table_touch(w->flows, e, w->now_ms, tc);
 
 	if ((e->flags & FLOW_F_DECIDED) && e->policy_gen != w->policy_gen)
@@ -508,8 +532,8 @@ process_one(struct worker *w, const struct worker_pkt *pkt)
 		enum dpi_step step;
 
 		w->st.dpi_packets++;
-		step = dpi_process(w->dpi, e->dpi_slot, pkt->data + pi.l3_off, pi.l3_len, w->now_ms,
-				   e->packets, budget_for(w, pi.l4_proto), &v);
+		step = dpi_process(w->dpi, e->dpi_slot, pkt->data + pi->l3_off, pi->l3_len, w->now_ms,
+				   e->packets, budget_for(w, pi->l4_proto), &v);
 		e->master_proto = v.master_proto;
 		e->app_proto = v.app_proto;
 		e->category = (uint8_t)v.category;
@@ -530,18 +554,31 @@ process_one(struct worker *w, const struct worker_pkt *pkt)
 	}
 }
 
+/* Packets staged together: their flows' cache lines are fetched while the others parse. */
+#define STAGE_MAX 32
+
 void
 worker_process(struct worker *w, const struct worker_pkt *pkts, uint16_t n)
 {
-	uint16_t i;
+	struct pkt_stage ps[STAGE_MAX];
+	uint16_t base, i, m;
 
-	for (i = 0; i < n; i++) {
-		uint64_t t = pkts[i].time_us / 1000;
+	for (base = 0; base < n; base += m) {
+		m = n - base < STAGE_MAX ? (uint16_t)(n - base) : STAGE_MAX;
+		for (i = 0; i < m; i++)
+			stage_parse(w, &pkts[base + i], &ps[i]);
+		/* Stage 2: the slots have arrived meanwhile; fetch the entries they point to. */
+		for (i = 0; i < m; i++)
+			if (ps[i].has_key)
+				flow_table_prefetch_entry(w->flows, ps[i].hash);
+		for (i = 0; i < m; i++) {
+			uint64_t t = pkts[base + i].time_us / 1000;
 
-		/* Capture clocks can step back (merged files); flow time never does. */
-		if (t > w->now_ms)
-			w->now_ms = t;
-		process_one(w, &pkts[i]);
+			/* Capture clocks can step back (merged files); flow time never does. */
+			if (t > w->now_ms)
+				w->now_ms = t;
+			process_one(w, &pkts[base + i], &ps[i]);
+		}
 	}
 	flow_table_expire(w->flows, w->now_ms, EXPIRE_BUDGET);
 }
