@@ -23,6 +23,18 @@
  * policy changes than this has its chain reported as unknown). */
 #define NAMED_GENS 8
 
+/*
+ * What a policy generation's decisions mean: a flow decided under an older policy and idle
+ * since keeps that policy's chain index, and its record must name the chain its packets
+ * took and the version that chose it, not whatever the index means now.
+ */
+struct policy_names {
+	bool valid;
+	uint8_t gen;
+	uint32_t version; /* the policy's version number */
+	char chains[POLICY_MAX_CHAINS][POLICY_NAME_MAX];
+};
+
 struct worker {
 	struct flow_table *flows;
 	struct dpi *dpi;
@@ -36,17 +48,7 @@ struct worker {
 	uint32_t hold_max;
 	const struct policy *policy;
 	uint8_t policy_gen; /* compared with flow_entry.policy_gen for equality only */
-	/*
-	 * The chain names of the last NAMED_GENS policies, by generation: a flow decided under an
-	 * older policy and idle since keeps that policy's chain index, and its record must name
-	 * the chain its packets took, not whatever the index means now.
-	 */
-	struct {
-		bool valid;
-		uint8_t gen;
-		uint32_t version; /* the policy's version number */
-		char names[POLICY_MAX_CHAINS][POLICY_NAME_MAX];
-	} chain_names[NAMED_GENS];
+	struct policy_names names[NAMED_GENS]; /* the last NAMED_GENS policies, by generation */
 	uint64_t now_ms;
 	struct worker_params p;
 	struct worker_stats st;
@@ -55,28 +57,26 @@ struct worker {
 static void on_flow_end(void *ctx, struct flow_entry *e, enum flow_end_reason reason);
 
 static void
-remember_chain_names(struct worker *w)
+remember_policy_names(struct worker *w)
 {
-	__typeof__(w->chain_names[0]) *cn = &w->chain_names[w->policy_gen % NAMED_GENS];
+	struct policy_names *pn = &w->names[w->policy_gen % NAMED_GENS];
 	uint32_t i, n = w->policy != NULL ? policy_chain_count(w->policy) : 0;
 
-	memset(cn, 0, sizeof(*cn));
-	cn->valid = true;
-	cn->gen = w->policy_gen;
-	cn->version = w->policy != NULL ? policy_version(w->policy) : 0;
+	memset(pn, 0, sizeof(*pn));
+	pn->valid = true;
+	pn->gen = w->policy_gen;
+	pn->version = w->policy != NULL ? policy_version(w->policy) : 0;
 	for (i = 0; i < n && i < POLICY_MAX_CHAINS; i++)
-		snprintf(cn->names[i], sizeof(cn->names[i]), "%s", policy_chain_at(w->policy, i)->name);
+		snprintf(pn->chains[i], sizeof(pn->chains[i]), "%s", policy_chain_at(w->policy, i)->name);
 }
 
-/* The name of the chain that decided e, "" if unknown (decided NAMED_GENS policies ago). */
-static const char *
-decided_chain_name(const struct worker *w, const struct flow_entry *e)
+/* The names of the policy that decided e; NULL if it is NAMED_GENS policies old or more. */
+static const struct policy_names *
+deciding_policy(const struct worker *w, const struct flow_entry *e)
 {
-	const __typeof__(w->chain_names[0]) *cn = &w->chain_names[e->policy_gen % NAMED_GENS];
+	const struct policy_names *pn = &w->names[e->policy_gen % NAMED_GENS];
 
-	if (!cn->valid || cn->gen != e->policy_gen || e->chain >= POLICY_MAX_CHAINS)
-		return "";
-	return cn->names[e->chain];
+	return pn->valid && pn->gen == e->policy_gen ? pn : NULL;
 }
 
 struct worker *
@@ -96,7 +96,7 @@ worker_create(const struct worker_params *params)
 	memset(w, 0, sizeof(*w));
 	w->p = *params;
 	w->policy = params->policy;
-	remember_chain_names(w);
+	remember_policy_names(w);
 
 	ftp.capacity = params->flow_capacity;
 	ftp.ipv6_capacity = params->ipv6_capacity;
@@ -345,16 +345,17 @@ fill_record(const struct worker *w, const struct flow_entry *e, struct flow_reco
 	if ((e->flags & FLOW_F_DPI_DONE) && !(e->flags & FLOW_F_IN_DPI))
 		rec->meta = *meta_pool_get(w->meta, e->meta_id);
 	rec->action = e->action;
-	if ((e->flags & FLOW_F_DECIDED) && e->action == POLICY_CHAIN)
-		snprintf(rec->chain, sizeof(rec->chain), "%s", decided_chain_name(w, e));
 	rec->verdict_packet = e->verdict_packet;
-	/* The version that decided the flow; the current one while it is undecided. */
+	/* The version that decided the flow (the current one while it is undecided), and the
+	 * chain by the name it had then ("" if that policy is too old to remember). */
 	rec->policy_version = w->policy != NULL ? policy_version(w->policy) : 0;
 	if (e->flags & FLOW_F_DECIDED) {
-		const __typeof__(w->chain_names[0]) *cn = &w->chain_names[e->policy_gen % NAMED_GENS];
+		const struct policy_names *pn = deciding_policy(w, e);
 
-		if (cn->valid && cn->gen == e->policy_gen)
-			rec->policy_version = cn->version;
+		if (pn != NULL)
+			rec->policy_version = pn->version;
+		if (pn != NULL && e->action == POLICY_CHAIN && e->chain < POLICY_MAX_CHAINS)
+			snprintf(rec->chain, sizeof(rec->chain), "%s", pn->chains[e->chain]);
 	}
 }
 
@@ -475,6 +476,7 @@ stage_parse(struct worker *w, const struct worker_pkt *pkt, struct pkt_stage *ps
 {
 	ps->result = (uint8_t)parse_ethernet(pkt->data, pkt->len, &ps->pi);
 	ps->has_key = ps->result == PARSE_OK && !(pkt->flags & WORKER_PKT_RETURN);
+	ps->from_hi = false;
 	if (!ps->has_key)
 		return;
 	ps->from_hi = flow_key_from_packet(&ps->pi, &ps->key);
@@ -490,7 +492,6 @@ process_one(struct worker *w, const struct worker_pkt *pkt, const struct pkt_sta
 	enum parse_result r = (enum parse_result)ps->result;
 	struct flow_entry *e;
 	enum flow_timeout_class tc;
-	bool from_hi = ps->from_hi;
 
 	w->st.packets++;
 	w->st.bytes += pkt->wire_len;
@@ -521,7 +522,7 @@ process_one(struct worker *w, const struct worker_pkt *pkt, const struct pkt_sta
 	e = flow_for_packet(w, ps);
 	e->packets++;
 	e->bytes += pkt->wire_len;
-	tc = pi->l4_proto == IPPROTO_TCP ? tcp_update(e, pi->tcp_flags, from_hi)
+	tc = pi->l4_proto == IPPROTO_TCP ? tcp_update(e, pi->tcp_flags, ps->from_hi)
 					 : (enum flow_timeout_class)e->tclass;
 	flow_table_touch(w->flows, e, w->now_ms, tc);
 
@@ -602,7 +603,7 @@ worker_set_policy(struct worker *w, const struct policy *p)
 {
 	w->policy = p;
 	w->policy_gen++;
-	remember_chain_names(w);
+	remember_policy_names(w);
 }
 
 uint32_t
