@@ -56,7 +56,6 @@ enum flow_end_reason {
 #define FLOW_F_IN_DPI 0x80 /* under classification: dpi_slot is valid (else meta_id is) */
 
 #define FLOW_NO_SLOT UINT32_MAX
-#define FLOW_NO_META 0
 
 /*
  * One flow, 56 bytes: with the index's two 4-byte slots per flow, 64 bytes a flow, one cache
@@ -79,7 +78,7 @@ struct flow_entry {
 	uint32_t last_rel_ms;
 	union {
 		uint32_t dpi_slot; /* FLOW_F_IN_DPI: its nDPI state slot */
-		uint32_t meta_id; /* otherwise: its interned metadata, FLOW_NO_META if none */
+		uint32_t meta_id; /* otherwise: its interned metadata (the worker's), 0 if none */
 	};
 	uint64_t bytes : 48;
 	uint64_t verdict_packet : 16; /* the first packet carrying the decision (saturates) */

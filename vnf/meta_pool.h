@@ -6,7 +6,7 @@
  * flow entry holds a 4-byte id instead of 128 bytes of text.
  *
  * Bounded: the capacity is fixed at creation. When it is full, a new distinct value is not
- * kept (the flow gets FLOW_NO_META and `full` counts it); the flow's own decision is unaffected
+ * kept (the flow gets META_NONE and `full` counts it); the flow's own decision is unaffected
  * (it is taken from nDPI's state), only its record and later re-decisions lack the metadata.
  *
  * Pure code, no EAL; one pool per worker, used by that worker's thread only.
