@@ -624,6 +624,15 @@ get_metrics(struct api *api, struct api_response *resp)
 			    (unsigned long long)sum.flows_ended[r]);
 	metric_head(&b, "flowtag_dpi_states_in_use", "gauge", "Flows under classification.");
 	json_printf(&b, "flowtag_dpi_states_in_use %u\n", sum.dpi_states_in_use);
+	metric_head(&b, "flowtag_ipv6_flows_active", "gauge", "IPv6 flows (their addresses' pool).");
+	json_printf(&b, "flowtag_ipv6_flows_active %u\n", sum.ipv6_flows_active);
+	metric_head(&b, "flowtag_metadata_in_use", "gauge",
+		    "Distinct host/JA3/risk values held, shared by their flows.");
+	json_printf(&b, "flowtag_metadata_in_use %u\n", sum.meta_in_use);
+	metric_head(&b, "flowtag_metadata_not_kept_total", "counter",
+		    "Flows whose metadata found the pool full (their records lack it).");
+	json_printf(&b, "flowtag_metadata_not_kept_total %llu\n",
+		    (unsigned long long)sum.meta_not_kept);
 	metric_head(&b, "flowtag_drops_total", "counter", "Packets dropped or not tagged, by reason.");
 	for (r = PARSE_FIRST_MALFORMED; r < PARSE_RESULT_COUNT; r++)
 		json_printf(&b, "flowtag_drops_total{reason=\"malformed_%s\"} %llu\n",
@@ -782,6 +791,7 @@ tel_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 	rte_tel_data_add_dict_u64(d, "flows_created", sum.flows_created);
 	rte_tel_data_add_dict_u64(d, "flows_detected", sum.flows_detected);
 	rte_tel_data_add_dict_u64(d, "dpi_states_in_use", sum.dpi_states_in_use);
+	rte_tel_data_add_dict_u64(d, "metadata_not_kept", sum.meta_not_kept);
 	rte_tel_data_add_dict_u64(d, "tagged", sum.out_tagged);
 	rte_tel_data_add_dict_u64(d, "untagged", sum.out_pass);
 	rte_tel_data_add_dict_u64(d, "dropped_policy", sum.out_dropped_policy);

@@ -104,6 +104,11 @@ def main():
         s = json.loads(body)
         check(st == 200 and s["workers"][0]["packets"] > 0 and "malformed" in s["drops"]
               and s["ports"][0]["link"] == "up", "GET /v1/stats: ports, workers, drops by reason")
+        w0 = s["workers"][0]
+        check(w0["metadata_in_use"] > 0 and w0["metadata_not_kept"] == 0 and
+              w0["ipv6_flows_active"] >= 0,
+              "GET /v1/stats: interned metadata held (%d values for %d flows), none lost" % (
+                  w0["metadata_in_use"], w0["flows_active"]))
         st, body, _ = d.get("/v1/apps")
         apps = {x["app"]: x for x in json.loads(body)["apps"]}
         check(st == 200 and apps.get("YouTube", {}).get("packets", 0) > 0 and
@@ -143,7 +148,8 @@ def main():
         if shutil.which("promtool"):
             r = subprocess.run("promtool check metrics < %s" % mpath, shell=True,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-            check(st == 200 and r.returncode == 0 and "flowtag_app_packets_total" in body,
+            check(st == 200 and r.returncode == 0 and "flowtag_app_packets_total" in body
+                  and "\nflowtag_metadata_not_kept_total 0\n" in body,
                   "GET /metrics passes promtool check metrics (%s)" % r.stdout.strip()[:200])
         else:
             check(False, "promtool is installed (apt-get install prometheus)")
