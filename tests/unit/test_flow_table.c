@@ -402,41 +402,68 @@ flush_ends_all(void **state)
 	flow_table_destroy(ft);
 }
 
-/* Random inserts, ends and lookups against a plain array: the index never loses a flow. */
+/*
+ * Random inserts, ends and lookups against a plain array, a quarter of the keys IPv6: the
+ * index never loses a flow, keys come back whole, and the IPv6 pool's count follows.
+ */
 static void
 matches_reference_model(void **state)
 {
 	enum { CAP = 64, KEYS = 200, STEPS = 200000 };
 	struct ended en = {0};
-	struct flow_table *ft = make(CAP, &en);
+	struct flow_table_params p = {
+		.capacity = CAP,
+		.ipv6_capacity = CAP, /* so nothing is evicted behind the model's back */
+		.timeout_ms = {300000, 10000, 120000, 60000},
+		.on_end = count_end,
+		.cb_ctx = &en,
+	};
+	struct flow_table *ft = flow_table_create(&p);
 	bool present[KEYS] = {false};
-	uint32_t npresent = 0, step;
+	uint32_t npresent = 0, nv6 = 0, step;
 	uint64_t x = 88172645463325252ULL;
 
 	(void)state;
+	assert_non_null(ft);
 	for (step = 0; step < STEPS; step++) {
-		struct flow_key k;
+		struct flow_key k, back;
 		struct flow_entry *e;
+		struct flow_table_stats st;
 		uint32_t n;
 
 		x ^= x << 13;
 		x ^= x >> 7;
 		x ^= x << 17;
 		n = (uint32_t)(x % KEYS);
-		key_n(&k, n);
+		if (n % 4 == 0)
+			key6_n(&k, n);
+		else
+			key_n(&k, n);
 		e = flow_table_lookup(ft, &k, flow_key_hash(&k));
 		assert_int_equal(e != NULL, present[n]);
+		if (e != NULL) {
+			flow_table_key(ft, e, &back);
+			assert_memory_equal(&back, &k, sizeof(k));
+		}
 		if (e != NULL && (x >> 20) % 2 == 0) {
 			flow_table_end(ft, e, FLOW_END_CLOSED);
 			present[n] = false;
 			npresent--;
+			nv6 -= n % 4 == 0;
 		} else if (e == NULL && npresent < CAP) {
 			/* Kept below capacity so nothing is evicted behind the model's back. */
 			flow_table_insert(ft, &k, flow_key_hash(&k), step, FLOW_TC_UDP);
 			present[n] = true;
 			npresent++;
+			nv6 += n % 4 == 0;
+		}
+		if (step % 1000 == 0) {
+			flow_table_get_stats(ft, &st);
+			assert_int_equal(st.active, npresent);
+			assert_int_equal(st.ipv6_active, nv6);
 		}
 	}
+	assert_int_equal(en.by_reason[FLOW_END_EVICTED], 0);
 	flow_table_destroy(ft);
 }
 
