@@ -262,7 +262,7 @@ entry_matches(const struct flow_table *ft, const struct flow_entry *e, const str
 		return false;
 	if (k->ip_version == 4)
 		return memcmp(&e->lo_addr, k->lo_addr, 4) == 0 && memcmp(&e->hi_addr, k->hi_addr, 4) == 0;
-	return memcmp(&ft->v6[e->lo_addr], k->lo_addr, 16) == 0 &&
+	return memcmp(ft->v6[e->lo_addr].lo, k->lo_addr, 16) == 0 &&
 	       memcmp(ft->v6[e->lo_addr].hi, k->hi_addr, 16) == 0;
 }
 
@@ -336,7 +336,7 @@ flow_table_lookup(struct flow_table *ft, const struct flow_key *key, uint32_t ha
 	}
 }
 
-uint32_t
+static uint32_t
 flow_table_index(const struct flow_table *ft, const struct flow_entry *e)
 {
 	return (uint32_t)(e - ft->entries);

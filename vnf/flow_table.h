@@ -164,8 +164,6 @@ uint32_t flow_table_expire(struct flow_table *ft, uint64_t now_ms, uint32_t budg
 /* End every flow (FLOW_END_FLUSH). */
 void flow_table_flush(struct flow_table *ft);
 
-uint32_t flow_table_index(const struct flow_table *ft, const struct flow_entry *e);
-
 /* The entry at index idx if a flow lives there, else NULL (for visiting the whole table). */
 struct flow_entry *flow_table_entry_at(struct flow_table *ft, uint32_t idx);
 uint32_t flow_table_capacity(const struct flow_table *ft);

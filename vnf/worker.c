@@ -181,7 +181,17 @@ emit_plain(struct worker *w, const struct worker_pkt *pkt, enum worker_action ac
 	w->p.on_packet(w->p.packet_ctx, &out);
 }
 
-/* A flow's packet with a decision (final, or the unclassified one); host for NSH MD2. */
+/* The host nDPI found for a flow past its verdict ("" before, or if not kept). */
+static const char *
+flow_host(const struct worker *w, const struct flow_entry *e)
+{
+	return (e->flags & FLOW_F_IN_DPI) ? "" : meta_pool_get(w->meta, e->meta_id)->host;
+}
+
+/*
+ * A flow's packet with a decision (final, or the unclassified one). `host` for NSH MD2: NULL
+ * looks it up from the flow, and only for a packet that is tagged.
+ */
 static void
 emit_decided(struct worker *w, const struct flow_entry *e, const struct worker_pkt *pkt,
 	     const struct policy_decision *d, const char *host)
@@ -209,7 +219,7 @@ emit_decided(struct worker *w, const struct flow_entry *e, const struct worker_p
 	out.meta.si = NSH_SI_CLASSIFIER;
 	out.meta.flow_id = e->flow_id;
 	out.meta.policy_version = policy_version(w->policy);
-	out.meta.host = host;
+	out.meta.host = host != NULL ? host : flow_host(w, e);
 	w->st.out_tagged++;
 	w->st.chain_packets[d->chain]++;
 	w->p.on_packet(w->p.packet_ctx, &out);
@@ -223,14 +233,7 @@ flow_decision(const struct flow_entry *e)
 	return d;
 }
 
-/* The host nDPI found for a flow past its verdict ("" before, or if not kept). */
-static const char *
-flow_host(const struct worker *w, const struct flow_entry *e)
-{
-	return (e->flags & FLOW_F_IN_DPI) ? "" : meta_pool_get(w->meta, e->meta_id)->host;
-}
-
-/* Send a flow's held packets, oldest first, with decision d. */
+/* Send a flow's held packets, oldest first, with decision d (host: as for emit_decided). */
 static void
 release_held(struct worker *w, struct flow_entry *e, const struct policy_decision *d,
 	     const char *host)
@@ -465,9 +468,9 @@ before_verdict(struct worker *w, struct flow_entry *e, const struct worker_pkt *
 		/* Queue full before the verdict: out with the default action, in order. */
 		e->flags |= FLOW_F_HOLD_OVERFLOW;
 		w->st.hold_overflow++;
-		release_held(w, e, &d, "");
+		release_held(w, e, &d, NULL);
 	}
-	emit_decided(w, e, pkt, &d, "");
+	emit_decided(w, e, pkt, &d, NULL);
 }
 
 /* Stage 1: parse, and for a packet to classify, its key and hash; prefetch its index slot. */
@@ -549,7 +552,7 @@ process_one(struct worker *w, const struct worker_pkt *pkt, const struct pkt_sta
 	if (e->flags & FLOW_F_DECIDED) {
 		struct policy_decision d = flow_decision(e);
 
-		emit_decided(w, e, pkt, &d, flow_host(w, e));
+		emit_decided(w, e, pkt, &d, NULL);
 	} else {
 		before_verdict(w, e, pkt);
 	}
@@ -636,19 +639,16 @@ void
 worker_get_stats(const struct worker *w, struct worker_stats *stats)
 {
 	struct flow_table_stats fts;
+	struct meta_pool_stats ms;
 
 	*stats = w->st;
 	flow_table_get_stats(w->flows, &fts);
+	meta_pool_get_stats(w->meta, &ms);
 	stats->flows_active = fts.active;
+	stats->ipv6_flows_active = fts.ipv6_active;
 	stats->dpi_states_in_use = dpi_states_in_use(w->dpi);
-	{
-		struct meta_pool_stats ms;
-
-		meta_pool_get_stats(w->meta, &ms);
-		stats->meta_not_kept = ms.full;
-		stats->meta_in_use = ms.in_use;
-		stats->ipv6_flows_active = fts.ipv6_active;
-	}
+	stats->meta_not_kept = ms.full;
+	stats->meta_in_use = ms.in_use;
 }
 
 void

@@ -24,7 +24,7 @@
 #include "worker.h"
 
 #define BURST 32
-#define FRAME_MAX 16384
+#define FRAME_MAX 16384 /* longer frames are cut at load: the worker sees this much */
 
 struct capture {
 	uint8_t **data;
@@ -63,13 +63,13 @@ load(const char *path, struct capture *c)
 				exit(1);
 			}
 		}
-		c->data[c->n] = malloc(h->caplen);
+		c->len[c->n] = h->caplen < FRAME_MAX ? h->caplen : FRAME_MAX;
+		c->data[c->n] = malloc(c->len[c->n]);
 		if (c->data[c->n] == NULL) {
 			fprintf(stderr, "worker_bench: out of memory\n");
 			exit(1);
 		}
-		memcpy(c->data[c->n], bytes, h->caplen);
-		c->len[c->n] = h->caplen;
+		memcpy(c->data[c->n], bytes, c->len[c->n]);
 		c->time_us[c->n] = (uint64_t)h->ts.tv_sec * 1000000u + (uint64_t)h->ts.tv_usec;
 		c->n++;
 	}
@@ -140,11 +140,9 @@ trial(const struct capture *c, unsigned int passes)
 			double t0;
 
 			for (; k < BURST && i < c->n; k++, i++) {
-				uint32_t len = c->len[i] < FRAME_MAX ? c->len[i] : FRAME_MAX;
-
-				memcpy(hot[k], c->data[i], len);
+				memcpy(hot[k], c->data[i], c->len[i]);
 				burst[k].data = hot[k];
-				burst[k].len = len;
+				burst[k].len = c->len[i];
 				burst[k].wire_len = c->len[i];
 				burst[k].time_us = c->time_us[i] + pass * span;
 				burst[k].opaque = NULL;
@@ -175,14 +173,13 @@ parse_only(const struct capture *c, unsigned int passes)
 			double t0;
 
 			for (k = 0; k < m; k++)
-				memcpy(hot[k], c->data[i + k], c->len[i + k] < FRAME_MAX ? c->len[i + k] : FRAME_MAX);
+				memcpy(hot[k], c->data[i + k], c->len[i + k]);
 			t0 = now_ns();
 			for (k = 0; k < m; k++) {
 				struct parse_info pi;
 				struct flow_key key;
 
-				if (parse_ethernet(hot[k], c->len[i + k] < FRAME_MAX ? c->len[i + k] : FRAME_MAX,
-						   &pi) == PARSE_OK) {
+				if (parse_ethernet(hot[k], c->len[i + k], &pi) == PARSE_OK) {
 					flow_key_from_packet(&pi, &key);
 					sink += flow_key_hash(&key);
 				}
