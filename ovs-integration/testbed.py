@@ -186,7 +186,7 @@ class Testbed:
         os.makedirs(self.dir, exist_ok=True)
         self._write_configs()
         self.log("testbed: run directory %s; flowtag's API: http://127.0.0.1:%d/v1/ "
-                 "(vnf/flowtagctl --url http://127.0.0.1:%d top)" % (self.dir, self.api_port,
+                 "(vnf/ctl/flowtagctl --url http://127.0.0.1:%d top)" % (self.dir, self.api_port,
                                                                    self.api_port))
         # The container runs as an unprivileged user: it must create its socket here too.
         os.chmod(self.dir, 0o1777 if self.image else 0o755)

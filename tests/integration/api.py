@@ -81,7 +81,7 @@ def main():
     ap.add_argument("--source-root", required=True)
     a = ap.parse_args()
     flowtag = os.path.abspath(a.flowtag)
-    ctl = os.path.join(a.source_root, "vnf/flowtagctl")
+    ctl = os.path.join(a.source_root, "vnf/ctl/flowtagctl")
     demo = os.path.join(a.source_root, "config/examples/sfc-demo.yaml")
     tmp = tempfile.mkdtemp(prefix="flowtag-api-")
     try:
