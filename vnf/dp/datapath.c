@@ -21,6 +21,7 @@
 #include <rte_rcu_qsbr.h>
 #include <rte_ring.h>
 
+#include "clock.h"
 #include "port.h"
 #include "sf.h"
 #include "tag.h"
@@ -112,7 +113,15 @@ struct datapath {
 	volatile bool stop;
 	int ts_offset; /* mbuf timestamp dynfield, -1 if the port gives none */
 	uint64_t ts_flag;
-	uint64_t epoch_us; /* wall clock at TSC 0, for live timestamps */
+	/*
+	 * Live timestamps: the wall clock at start_tsc plus the cycles since, converted without
+	 * overflow (clock.h). clock_skew_cycles pretends the process has already run that long
+	 * (FLOWTAG_TEST_CLOCK_START_S: the soak run starts past the point where the old
+	 * `cycles * 10^6 / hz` wrapped).
+	 */
+	uint64_t epoch_us;
+	uint64_t start_tsc;
+	uint64_t clock_skew_cycles;
 	uint32_t n_workers;
 	uint64_t first_rx_tsc; /* the first packet in (set once, by the lcore that saw it) */
 	uint64_t last_tx_tsc; /* the last packet out */
@@ -159,7 +168,9 @@ record_to_ring(void *ctx, const struct flow_record *rec)
 static inline uint64_t
 now_us(const struct datapath *dp)
 {
-	return dp->epoch_us + rte_get_timer_cycles() * 1000000ULL / rte_get_timer_hz();
+	return dp->epoch_us + clock_cycles_to_us(rte_get_timer_cycles() - dp->start_tsc +
+						 dp->clock_skew_cycles,
+					 rte_get_timer_hz());
 }
 
 static void
@@ -484,7 +495,7 @@ worker_main(void *arg)
 			continue;
 		}
 		if (replay && pps > 0) {
-			uint64_t allowed = (rte_get_timer_cycles() - paced_tsc) * pps / hz;
+			uint64_t allowed = clock_events_in(rte_get_timer_cycles() - paced_tsc, hz, pps);
 
 			if (paced_rx >= allowed) {
 				rte_delay_us_sleep(200);
@@ -802,9 +813,13 @@ datapath_create(const struct datapath_params *params, char *err, size_t err_len)
 	dp->policy = params->policy; /* ours from here */
 	dp->cfg = *params->cfg;
 	dp->cfg.n_eal_extra = 0; /* the copy does not own the strings */
+	if (getenv("FLOWTAG_TEST_CLOCK_START_S") != NULL)
+		dp->clock_skew_cycles = strtoull(getenv("FLOWTAG_TEST_CLOCK_START_S"), NULL, 10) *
+					rte_get_timer_hz();
 	gettimeofday(&tv, NULL);
+	dp->start_tsc = rte_get_timer_cycles();
 	dp->epoch_us = (uint64_t)tv.tv_sec * 1000000 + (uint64_t)tv.tv_usec -
-		       rte_get_timer_cycles() * 1000000ULL / rte_get_timer_hz();
+		       clock_cycles_to_us(dp->clock_skew_cycles, rte_get_timer_hz());
 
 	if (dp->cfg.n_ports == 0 || dp->cfg.n_ports > MAX_PORTS) {
 		snprintf(err, err_len, "%s: 1 to %d ports are needed (found %u)", dp->cfg.path,
@@ -894,7 +909,7 @@ rewind_input(struct datapath *dp)
 		dp->pass_done_tsc = rte_get_timer_cycles();
 		return;
 	}
-	if (rte_get_timer_cycles() - dp->pass_done_tsc < rte_get_timer_hz() * dp->p.loop_pause_ms / 1000)
+	if (rte_get_timer_cycles() - dp->pass_done_tsc < clock_us_to_cycles((uint64_t)dp->p.loop_pause_ms * 1000, rte_get_timer_hz()))
 		return;
 	for (i = 0; i < dp->n_ports; i++) {
 		rte_eth_dev_stop(dp->ports[i]); /* net_pcap reopens its file at start */
