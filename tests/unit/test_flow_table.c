@@ -9,7 +9,9 @@
 #include <cmocka.h>
 #include <netinet/in.h>
 
+#include "crc_collide.h"
 #include "flow_table.h"
+#include "keyed_hash.h"
 #include "parse.h"
 
 struct ended {
@@ -477,6 +479,94 @@ bad_params(void **state)
 	assert_null(flow_table_create(NULL));
 }
 
+/*
+ * Hash flooding: keys crafted to share one value of the old, unkeyed CRC32C hash spread over
+ * the keyed table as random keys do (the old hash put them all in one probe run: 20,000
+ * inserts would walk 2*10^8 slots).
+ */
+static void
+crafted_collisions_do_not_cluster(void **state)
+{
+	const uint32_t n = 20000;
+	struct flow_table_params p = {.capacity = 65536, .timeout_ms = {1000, 1000, 1000, 1000}};
+	struct flow_key *keys = calloc(n, sizeof(*keys));
+	struct flow_table *ft;
+	uint32_t i, made, max;
+	uint64_t sum;
+
+	(void)state;
+	assert_non_null(keys);
+	made = crc_colliding_keys(keys, n);
+	assert_int_equal(made, n);
+	for (i = 1; i < n; i++) {
+		/* The attack set is real: distinct keys, one old hash value. */
+		assert_int_equal(old_flow_hash(&keys[i]), old_flow_hash(&keys[0]));
+		assert_memory_not_equal(&keys[i], &keys[i - 1], sizeof(keys[0]));
+	}
+	ft = flow_table_create(&p);
+	assert_non_null(ft);
+	for (i = 0; i < n; i++) {
+		uint32_t h = flow_key_hash(&keys[i]);
+
+		assert_null(flow_table_lookup(ft, &keys[i], h));
+		assert_non_null(flow_table_insert(ft, &keys[i], h, 1, FLOW_TC_UDP));
+	}
+	for (i = 0; i < n; i++)
+		assert_non_null(flow_table_lookup(ft, &keys[i], flow_key_hash(&keys[i])));
+	flow_table_probe_stats(ft, &max, &sum);
+	print_message("crafted keys: longest probe %u, mean %.3f slots from home\n", max,
+		      (double)sum / n);
+	/* 20,000 keys in 131,072 slots (15% full): random keys stay within a few slots. */
+	assert_true(max < 32);
+	assert_true(sum < 2 * (uint64_t)n);
+	flow_table_destroy(ft);
+	free(keys);
+}
+
+/* SipHash-2-4 against the reference vectors (key 00..0f, message 00..len-1). */
+static void
+siphash_reference_vectors(void **state)
+{
+	const uint64_t key[2] = {0x0706050403020100ULL, 0x0f0e0d0c0b0a0908ULL};
+	uint8_t msg[64];
+	int i;
+
+	(void)state;
+	for (i = 0; i < 64; i++)
+		msg[i] = (uint8_t)i;
+	assert_true(keyed_hash_siphash24(key, msg, 0) == 0x726fdb47dd0e0e31ULL);
+	assert_true(keyed_hash_siphash24(key, msg, 1) == 0x74f839c593dc67fdULL);
+	assert_true(keyed_hash_siphash24(key, msg, 15) == 0xa129ca6149be45e5ULL);
+}
+
+/* The flow hash depends on the secret: another secret, other values (for the same keys). */
+static void
+flow_hash_is_keyed(void **state)
+{
+	uint64_t secret[KEYED_HASH_SECRET_WORDS];
+	struct flow_key k;
+	uint32_t before[64];
+	int i, same = 0;
+
+	(void)state;
+	assert_int_equal(keyed_hash_init(), 0);
+	memcpy(secret, keyed_hash_secret, sizeof(secret));
+	memset(&k, 0, sizeof(k));
+	k.ip_version = 4;
+	k.l4_proto = 6;
+	for (i = 0; i < 64; i++) {
+		k.lo_port = (uint16_t)i;
+		before[i] = flow_key_hash(&k);
+	}
+	keyed_hash_secret[1] ^= 1; /* one bit of the secret */
+	for (i = 0; i < 64; i++) {
+		k.lo_port = (uint16_t)i;
+		same += flow_key_hash(&k) == before[i];
+	}
+	memcpy(keyed_hash_secret, secret, sizeof(secret));
+	assert_true(same <= 1);
+}
+
 int
 main(void)
 {
@@ -492,6 +582,9 @@ main(void)
 		cmocka_unit_test(flush_ends_all),
 		cmocka_unit_test(matches_reference_model),
 		cmocka_unit_test(bad_params),
+		cmocka_unit_test(crafted_collisions_do_not_cluster),
+		cmocka_unit_test(siphash_reference_vectors),
+		cmocka_unit_test(flow_hash_is_keyed),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

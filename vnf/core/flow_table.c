@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "keyed_hash.h"
 #include "parse.h"
 
 #define FT_CACHE_LINE 64
@@ -101,6 +102,8 @@ flow_table_create(const struct flow_table_params *params)
 	while (nslots < params->capacity * 2u)
 		nslots <<= 1;
 
+	if (keyed_hash_init() != 0)
+		return NULL; /* no secret, no table: an unkeyed one is a flooding target */
 	ft = calloc(1, sizeof(*ft));
 	if (ft == NULL)
 		return NULL;
@@ -195,34 +198,10 @@ uint32_t
 flow_key_hash(const struct flow_key *key)
 {
 	uint64_t w[sizeof(struct flow_key) / 8];
-	uint64_t h = 0x9e3779b97f4a7c15ULL;
-	size_t i;
 
-	_Static_assert(sizeof(struct flow_key) % 8 == 0, "flow_key is hashed as 64-bit words");
+	_Static_assert(sizeof(struct flow_key) == 40, "flow_key is hashed as five 64-bit words");
 	memcpy(w, key, sizeof(w));
-#if defined(__SSE4_2__) && defined(__x86_64__)
-	/* CRC32C in hardware: 5 instructions for the whole key. */
-	{
-		uint64_t c = 0xffffffffu;
-
-		for (i = 0; i < sizeof(w) / sizeof(w[0]); i++)
-			c = __builtin_ia32_crc32di(c, w[i]);
-		/* CRC bits are linear; the multiply spreads them so any bits index well. */
-		h = c * 0x9e3779b97f4a7c15ULL;
-		return (uint32_t)(h >> 32);
-	}
-#else
-	for (i = 0; i < sizeof(w) / sizeof(w[0]); i++) {
-		/* splitmix64 finaliser per word: full avalanche, so the low bits index well. */
-		h ^= w[i];
-		h ^= h >> 30;
-		h *= 0xbf58476d1ce4e5b9ULL;
-		h ^= h >> 27;
-		h *= 0x94d049bb133111ebULL;
-		h ^= h >> 31;
-	}
-	return (uint32_t)(h ^ (h >> 32));
-#endif
+	return keyed_hash_key40(w);
 }
 
 /* ---- the compact key ---- */
@@ -607,6 +586,26 @@ flow_table_get_stats(const struct flow_table *ft, struct flow_table_stats *stats
 	stats->capacity = ft->capacity;
 	stats->ipv6_active = ft->v6_active;
 	stats->ipv6_capacity = ft->v6_capacity;
+}
+
+void
+flow_table_probe_stats(const struct flow_table *ft, uint32_t *max, uint64_t *sum)
+{
+	uint32_t i;
+
+	*max = 0;
+	*sum = 0;
+	for (i = 0; i <= ft->slot_mask; i++) {
+		uint32_t s = ft->slots[i], home, d;
+
+		if (s == 0)
+			continue;
+		home = entry_hash(ft, &ft->entries[(s & FT_SLOT_IDX_MASK) - 1]) & ft->slot_mask;
+		d = (i - home) & ft->slot_mask;
+		*sum += d;
+		if (d > *max)
+			*max = d;
+	}
 }
 
 size_t

@@ -123,7 +123,11 @@ void flow_table_destroy(struct flow_table *ft);
  */
 bool flow_key_from_packet(const struct parse_info *pi, struct flow_key *key);
 
-/* Symmetric by construction (it hashes the canonical key); also used to pick a worker. */
+/*
+ * Keyed with the process's secret (keyed_hash.h), so nobody sending packets can choose keys
+ * that collide; symmetric by construction (it hashes the canonical key); also used to pick a
+ * worker, so both directions of a flow meet there.
+ */
 uint32_t flow_key_hash(const struct flow_key *key);
 
 /*
@@ -173,6 +177,12 @@ void flow_table_get_stats(const struct flow_table *ft, struct flow_table_stats *
 void flow_table_key(const struct flow_table *ft, const struct flow_entry *e, struct flow_key *key);
 uint64_t flow_table_first_ms(const struct flow_table *ft, const struct flow_entry *e);
 uint64_t flow_table_last_ms(const struct flow_table *ft, const struct flow_entry *e);
+
+/*
+ * How far entries sit from their home slot (probe length - 1), over the whole index: the
+ * longest and the sum. O(index size): for tests and diagnostics, never the data path.
+ */
+void flow_table_probe_stats(const struct flow_table *ft, uint32_t *max, uint64_t *sum);
 
 /* Bytes the table holds per flow of capacity (entry + index slots), for the memory figures. */
 size_t flow_table_bytes_per_flow(const struct flow_table *ft);

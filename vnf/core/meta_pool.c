@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "keyed_hash.h"
+
 #define MP_NIL 0 /* ids start at 1; 0 ends chains and means "none" */
 
 struct meta_slot {
@@ -39,6 +41,8 @@ meta_pool_create(uint32_t capacity)
 	}
 	while (nb < capacity)
 		nb <<= 1;
+	if (keyed_hash_init() != 0)
+		return NULL;
 	mp = calloc(1, sizeof(*mp));
 	if (mp == NULL)
 		return NULL;
@@ -73,22 +77,21 @@ meta_empty(const struct dpi_meta *m)
 	return m->host[0] == '\0' && m->ja3c[0] == '\0' && m->risk == 0;
 }
 
-/* FNV-1a over the strings' text and the risk bits. */
+/*
+ * Host names come from packets: a keyed hash (SipHash), so nobody can send names that all
+ * land in one chain. Host, a separator nDPI never puts in a host, JA3, the risk bits.
+ */
 static uint32_t
 meta_hash(const struct dpi_meta *m)
 {
-	uint32_t h = 2166136261u;
-	const char *p;
-	int i;
+	uint8_t buf[sizeof(m->host) + 1 + sizeof(m->ja3c) + sizeof(m->risk)];
+	size_t hl = strnlen(m->host, sizeof(m->host)), jl = strnlen(m->ja3c, sizeof(m->ja3c));
 
-	for (p = m->host; *p != '\0'; p++)
-		h = (h ^ (uint8_t)*p) * 16777619u;
-	h = (h ^ 0xff) * 16777619u;
-	for (p = m->ja3c; *p != '\0'; p++)
-		h = (h ^ (uint8_t)*p) * 16777619u;
-	for (i = 0; i < 8; i++)
-		h = (h ^ (uint8_t)(m->risk >> (8 * i))) * 16777619u;
-	return h;
+	memcpy(buf, m->host, hl);
+	buf[hl] = 0;
+	memcpy(buf + hl + 1, m->ja3c, jl);
+	memcpy(buf + hl + 1 + jl, &m->risk, sizeof(m->risk));
+	return (uint32_t)keyed_hash_bytes(buf, hl + 1 + jl + sizeof(m->risk));
 }
 
 static bool
