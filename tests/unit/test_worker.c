@@ -620,6 +620,69 @@ record_names_the_deciding_chain(void **state)
 	dpi_destroy(names2);
 }
 
+/*
+ * Policy generations never come back: a flow decided for chain index 0 under policy A, then
+ * `swaps` policy changes to B (where index 0 is another chain and the flow's rule names index
+ * 1), then one more packet: it must leave tagged for B's chain. With an 8-bit generation, 256
+ * swaps made A's decision look current and the packet left with B's chain 0 (VLAN 300).
+ */
+static void
+decided_under(uint32_t first_gen, int swaps, uint8_t want_chain)
+{
+	struct sink s = {0};
+	struct dpi *names1, *names2;
+	struct policy *a, *b;
+	struct worker *w;
+	struct pkt pk;
+	int i;
+
+	a = policy_from("chains: [{name: web, tag: nsh, spi: 10}]\n"
+			"rules: [{protocol: HTTP, chain: web}]\npolicy: {version: 1}\n",
+			&names1);
+	b = policy_from("chains: [{name: voip, tag: vlan, vid: 300}, {name: web, tag: nsh, spi: 10}]\n"
+			"rules: [{protocol: HTTP, chain: web}]\npolicy: {version: 2}\n",
+			&names2);
+	w = make_with(&s, a);
+	if (first_gen != 0)
+		worker_test_set_policy_gen(w, first_gen);
+	for (i = 0; i < 5; i++) {
+		http_conversation(&pk, i);
+		feed_id(w, &pk, (uintptr_t)i + 1, 0, 1);
+	}
+	assert_int_equal(last_out.action, WORKER_ACTION_TAG);
+	assert_int_equal(last_out.chain, 0); /* decided under A: "web", index 0 */
+	for (i = 0; i < swaps; i++) /* alternating, the last one B */
+		worker_set_policy(w, (swaps - 1 - i) % 2 == 0 ? b : a);
+	http_conversation(&pk, 5);
+	feed_id(w, &pk, 6, 0, 1);
+	assert_int_equal(last_out.action, WORKER_ACTION_TAG);
+	assert_int_equal(last_out.chain, want_chain);
+	assert_int_equal(last_out.tag->kind, TAG_NSH);
+	assert_int_equal(last_out.tag->spi, 10);
+	worker_destroy(w);
+	policy_destroy(a);
+	policy_destroy(b);
+	dpi_destroy(names1);
+	dpi_destroy(names2);
+}
+
+static void
+policy_generation_256_swaps(void **state)
+{
+	(void)state;
+	decided_under(0, 256, 1); /* an 8-bit generation is back where it was */
+}
+
+static void
+policy_generation_wraps_safely(void **state)
+{
+	(void)state;
+	/* Decided at the counter's last value; the next swap wraps it: the flow decides again. */
+	decided_under(UINT32_MAX, 1, 1);
+	decided_under(UINT32_MAX - 1, 3, 1);
+	decided_under(UINT32_MAX - 1, 256, 1);
+}
+
 static void
 drop_after_verdict(void **state)
 {
@@ -696,6 +759,8 @@ main(void)
 		cmocka_unit_test(held_packets_leave_when_the_flow_ends),
 		cmocka_unit_test(drop_after_verdict),
 		cmocka_unit_test(record_names_the_deciding_chain),
+		cmocka_unit_test(policy_generation_256_swaps),
+		cmocka_unit_test(policy_generation_wraps_safely),
 		cmocka_unit_test(nsh_and_return_ports_are_not_classified),
 	};
 

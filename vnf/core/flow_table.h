@@ -85,13 +85,17 @@ struct flow_entry {
 	uint32_t flow_id; /* unique per worker, carried in NSH C3 */
 	uint16_t master_proto;
 	uint16_t app_proto;
+	/*
+	 * The worker's policy generation that decided the flow. 32 bits and never reused while
+	 * a flow can carry it (see worker.c): with 8 bits, 256 swaps made an old chain index
+	 * look current and tagged a flow for the wrong chain.
+	 */
+	uint32_t policy_gen;
 	uint8_t category;
 	uint8_t flags;
 	uint8_t chain; /* the chain's index in the policy, for POLICY_CHAIN */
-	uint8_t policy_gen; /* the policy generation that decided it (wraps; compared for !=) */
 	uint8_t tclass : 4; /* enum flow_timeout_class */
 	uint8_t action : 4; /* enum policy_action, once FLOW_F_DECIDED */
-	uint8_t spare[3];
 };
 
 typedef void (*flow_end_cb)(void *ctx, struct flow_entry *e, enum flow_end_reason reason);

@@ -19,6 +19,7 @@
 
 /* Entries the idle sweep examines per burst at most: bounds the time one burst can take. */
 #define EXPIRE_BUDGET 256
+#define POLICY_GEN_STALE 0 /* flow_entry.policy_gen: decided under a forgotten policy */
 /* Policy generations whose chain names records can still give (a flow idle across more
  * policy changes than this has its chain reported as unknown). */
 #define NAMED_GENS 8
@@ -30,7 +31,7 @@
  */
 struct policy_names {
 	bool valid;
-	uint8_t gen;
+	uint32_t gen;
 	uint32_t version; /* the policy's version number */
 	char chains[POLICY_MAX_CHAINS][POLICY_NAME_MAX];
 };
@@ -47,7 +48,13 @@ struct worker {
 	uint8_t *held_n;
 	uint32_t hold_max;
 	const struct policy *policy;
-	uint8_t policy_gen; /* compared with flow_entry.policy_gen for equality only */
+	/*
+	 * Compared with flow_entry.policy_gen for equality. Generations run from 1 to
+	 * UINT32_MAX; 0 marks a flow "decide again". When the counter would wrap, every decided
+	 * flow is marked 0 first (one walk of the table every 4 billion swaps), so an old
+	 * generation can never come back as the current one.
+	 */
+	uint32_t policy_gen;
 	struct policy_names names[NAMED_GENS]; /* the last NAMED_GENS policies, by generation */
 	uint64_t now_ms;
 	struct worker_params p;
@@ -96,6 +103,7 @@ worker_create(const struct worker_params *params)
 	memset(w, 0, sizeof(*w));
 	w->p = *params;
 	w->policy = params->policy;
+	w->policy_gen = 1;
 	remember_policy_names(w);
 
 	ftp.capacity = params->flow_capacity;
@@ -601,11 +609,36 @@ worker_flush(struct worker *w)
 	flow_table_flush(w->flows);
 }
 
+/* The generation counter is about to wrap: no flow may keep a generation that comes back. */
+static void
+mark_all_stale(struct worker *w)
+{
+	uint32_t i, cap = flow_table_capacity(w->flows);
+
+	for (i = 0; i < cap; i++) {
+		struct flow_entry *e = flow_table_entry_at(w->flows, i);
+
+		if (e != NULL)
+			e->policy_gen = POLICY_GEN_STALE;
+	}
+	memset(w->names, 0, sizeof(w->names));
+	w->policy_gen = POLICY_GEN_STALE;
+}
+
 void
 worker_set_policy(struct worker *w, const struct policy *p)
 {
+	if (w->policy_gen == UINT32_MAX)
+		mark_all_stale(w);
 	w->policy = p;
 	w->policy_gen++;
+	remember_policy_names(w);
+}
+
+void
+worker_test_set_policy_gen(struct worker *w, uint32_t gen)
+{
+	w->policy_gen = gen;
 	remember_policy_names(w);
 }
 

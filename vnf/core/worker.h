@@ -139,6 +139,8 @@ void worker_flush(struct worker *w);
  * at their next packet. NULL: pass everything.
  */
 void worker_set_policy(struct worker *w, const struct policy *p);
+/* Tests only: the current policy's generation number (to reach the counter's wrap). */
+void worker_test_set_policy_gen(struct worker *w, uint32_t gen);
 
 /*
  * Visit the flows whose table index is in [cursor, cursor + budget): `visit` gets a record as
