@@ -10,8 +10,8 @@ not by flowtag's parser) must be, in order:
     the host), VLAN id, MPLS label (SPI << 8 | SI) and TTL (= SI), DSCP with a valid IPv4
     header checksum;
   - for a dropped flow: nothing after the verdict.
-A tagged frame that would exceed the MTU is sent untagged (datapath.oversize: untagged) and is
-checked as such.
+A tagged frame that would exceed the MTU is dropped (datapath.oversize: drop, the default): it
+must be missing from the output, never there untagged.
 
 Captures: every one in ../shared/pcaps, plus the project's generated traffic (which has every
 chain of the demo). Prints per-chain figures.
@@ -242,39 +242,45 @@ def main():
                 pkts = of_vlan(by_key.get(k, []), rec)
                 kv = (k, rec["vlan"] or 0)
                 k_in = in_key.get(k, [])
-                start = cursor[kv]
-                expect = rec["packets"] if rec["action"] != "drop" else rec["verdict_packet"] - 1
-                mine = pkts[start:start + expect]
-                theirs = [p for p in k_in if vlan_of(p) == (rec["vlan"] or 0)][start:start + expect]
-                cursor[kv] += expect
+                start, out_start = cursor[kv], cursor[("out",) + kv]
+                n_in = rec["packets"] if rec["action"] != "drop" else rec["verdict_packet"] - 1
+                theirs = [p for p in k_in if vlan_of(p) == (rec["vlan"] or 0)][start:start + n_in]
+                # A packet whose tag would take it past the MTU is dropped (datapath.oversize:
+                # drop, the default): it must not leave untagged, skipping its chain.
+                expect_out = []
+                for i, q in enumerate(theirs, 1):
+                    chain_i = chains[rec["chain"]] if (i >= rec["verdict_packet"] and
+                                                       rec["action"] == "chain") else default
+                    tagged = not (rec["action"] == "pass" and i >= rec["verdict_packet"])
+                    if tagged and int(q["frame.len"][0]) + tag_overhead(chain_i, rec["host"]) > max_frame:
+                        stats["oversize_dropped"] += 1
+                        continue
+                    expect_out.append((i, q))
+                mine = pkts[out_start:out_start + len(expect_out)]
+                cursor[kv] += n_in
+                cursor[("out",) + kv] += len(expect_out)
                 stats["flows"] += 1
-                if len(mine) != expect:
-                    failures.append("%s: %s %s:%s-%s:%s: %d packets out, want %d" % (
+                if len(theirs) != n_in or len(mine) != len(expect_out):
+                    failures.append("%s: %s %s:%s-%s:%s: %d packets out, want %d (of %d in)" % (
                         name, rec["l4"], rec["src_ip"], rec["src_port"], rec["dst_ip"],
-                        rec["dst_port"], len(mine), expect))
+                        rec["dst_port"], len(mine), len(expect_out), len(theirs)))
                     continue
                 if rec["action"] == "drop":
                     stats["dropped_flows"] += 1
                     # Nothing after the verdict: the flow's packets stop there.
-                    if len(pkts) > cursor[kv] and all(record_key(o) != k for o in recs
-                                                     if o is not rec and o["first_seen_ms"] >
-                                                     rec["first_seen_ms"]):
+                    if len(pkts) > cursor[("out",) + kv] and all(
+                            record_key(o) != k for o in recs
+                            if o is not rec and o["first_seen_ms"] > rec["first_seen_ms"]):
                         failures.append("%s: dropped flow %s sent %d packets after its verdict"
-                                        % (name, k, len(pkts) - cursor[kv]))
-                for i, p in enumerate(mine, 1):
+                                        % (name, k, len(pkts) - cursor[("out",) + kv]))
+                for p, (i, q) in zip(mine, expect_out):
                     after = i >= rec["verdict_packet"] and rec["action"] == "chain"
                     chain = chains[rec["chain"]] if after else default
                     if rec["action"] == "pass" and i >= rec["verdict_packet"]:
                         ok = untagged(p)
                         why = "" if ok else "tagged, but the flow passes untagged"
                     else:
-                        inner_len = int(p["frame.len"][0]) - (0 if untagged(p) else
-                                                              tag_overhead(chain, rec["host"]))
-                        if untagged(p) and inner_len + tag_overhead(chain, rec["host"]) > max_frame:
-                            stats["oversize_untagged"] += 1
-                            continue
-                        why = check_tag(p, chain, rec, i >= rec["verdict_packet"],
-                                        theirs[i - 1] if i - 1 < len(theirs) else p)
+                        why = check_tag(p, chain, rec, i >= rec["verdict_packet"], q)
                     stats["packets"] += 1
                     if after:
                         per_chain[rec["chain"]] += 1
@@ -282,8 +288,8 @@ def main():
                         failures.append("%s: %s %s:%s-%s:%s (%s, %s) packet %d of %d: %s" % (
                             name, rec["l4"], rec["src_ip"], rec["src_port"], rec["dst_ip"],
                             rec["dst_port"], rec["label"], rec["chain"], i, rec["packets"], why))
-    print("flows checked: %d (%d dropped); packets checked: %d; oversize sent untagged: %d"
-          % (stats["flows"], stats["dropped_flows"], stats["packets"], stats["oversize_untagged"]))
+    print("flows checked: %d (%d dropped); packets checked: %d; oversize dropped: %d"
+          % (stats["flows"], stats["dropped_flows"], stats["packets"], stats["oversize_dropped"]))
     for c in sorted(chains):
         print("  chain %-8s %-5s packets after the verdict: %d" % (c, chains[c]["tag"],
                                                                   per_chain[c]))

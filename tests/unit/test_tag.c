@@ -254,12 +254,63 @@ limits(void **state)
 	assert_string_equal(tag_kind_name(TAG_MPLS), "mpls");
 }
 
+/*
+ * max_growth bounds what apply() adds, for every tag and the longest host name: the headroom
+ * the data path makes before tagging. An MD type 2 header with a 79-byte host (nDPI's longest)
+ * needs 138 bytes, more than an mbuf's 128 of headroom.
+ */
+static void
+max_growth_bounds_apply(void **state)
+{
+	const struct tag_spec specs[] = {
+		{.kind = TAG_NSH, .spi = 1, .md_type = 1}, {.kind = TAG_NSH, .spi = 1, .md_type = 2},
+		{.kind = TAG_VLAN, .vid = 3},		   {.kind = TAG_MPLS, .spi = 4},
+		{.kind = TAG_DSCP, .dscp = 18},
+	};
+	char host[200];
+	size_t i, hl;
+
+	(void)state;
+	for (i = 0; i < sizeof(specs) / sizeof(specs[0]); i++) {
+		uint32_t most = 0;
+
+		for (hl = 0; hl < sizeof(host); hl += 7) {
+			struct tag_meta m = meta;
+			uint8_t big[512 + 4096], *frame = big + 512;
+			struct buf b;
+			uint32_t len;
+
+			memset(host, 'h', hl);
+			host[hl] = '\0';
+			m.host = host;
+			udp_frame(&b, 0);
+			memcpy(frame, b.frame, b.len);
+			len = b.len;
+			assert_int_equal(tag_apply(&specs[i], &m, &frame, &len, 512, 9000), 0);
+			if (len - b.len > most)
+				most = len - b.len;
+		}
+		assert_int_equal(tag_max_growth(&specs[i]), most); /* the bound is reached, not loose */
+	}
+	{
+		struct tag_meta m = meta;
+		struct buf b;
+
+		memset(host, 'h', 79);
+		host[79] = '\0';
+		m.host = host;
+		udp_frame(&b, 0);
+		assert_int_equal(tag_apply(&specs[1], &m, &b.frame, &b.len, HEADROOM, 9000), -ENOSPC);
+	}
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(nsh_md1),  cmocka_unit_test(nsh_md2),	 cmocka_unit_test(vlan_push_and_rewrite),
 		cmocka_unit_test(mpls_push), cmocka_unit_test(dscp_rewrite), cmocka_unit_test(limits),
+		cmocka_unit_test(max_growth_bounds_apply),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

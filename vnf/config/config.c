@@ -35,7 +35,8 @@ config_defaults(struct config *cfg)
 	cfg->budget_other = 8;
 	/* Virtual switches carry jumbo frames; NSH adds 38+ bytes to every packet it tags. */
 	cfg->mtu = 9000;
-	cfg->oversize_drop = false;
+	/* A packet that cannot carry its chain's tag must not skip the chain untagged. */
+	cfg->oversize_drop = true;
 	snprintf(cfg->api_listen, sizeof(cfg->api_listen), "127.0.0.1:8080");
 	cfg->api_max_body = 1 << 20;
 }
@@ -390,7 +391,8 @@ dp_oversize(struct loader *ld, struct config *cfg, const char *key, yaml_node_t 
 	if (strcmp(scalar(v), "drop") == 0)
 		cfg->oversize_drop = true;
 	else if (strcmp(scalar(v), "untagged") == 0)
-		cfg->oversize_drop = false;
+		/* A packet that cannot carry its chain's tag must not skip the chain untagged. */
+	cfg->oversize_drop = true;
 	else
 		fail_at(ld, v, "'%s' must be drop or untagged, found '%s'", key, scalar(v));
 }

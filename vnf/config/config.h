@@ -69,7 +69,9 @@ struct config {
 	enum config_mode mode;
 	uint32_t mode_node_line, mode_node_col; /* where mode was set, for cross-checks */
 	uint32_t mtu; /* largest IP packet the port carries; tagged frames beyond are "oversize" */
-	bool oversize_drop; /* oversize tagged frames: drop (true) or send untagged (false) */
+	/* A packet that cannot carry its chain's tag (beyond the MTU, or no room): drop it (true,
+	 * the default) or send it untagged (false). */
+	bool oversize_drop;
 
 	/* api: */
 	char api_listen[128]; /* "ADDR:PORT"; "" = no API */

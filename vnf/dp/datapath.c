@@ -212,28 +212,89 @@ tx_flush(struct dp_worker *dw, uint16_t out)
 	dw->txn[out] = 0;
 }
 
-/* Write the tag into the mbuf, growing it into its headroom. */
-static bool
+/*
+ * Room for `need` bytes before the frame. The headroom is RTE_PKTMBUF_HEADROOM (128), fixed
+ * by the receive path, and NSH MD type 2 with a long host name needs up to 186: the frame's
+ * first segment moves back within its buffer when its tailroom allows (any standard frame),
+ * else its first bytes go to a new head segment with room to spare (full jumbo segments).
+ * Returns the mbuf to tag (a new head, or m), NULL when there is no room and no free mbuf.
+ */
+static struct rte_mbuf *
+make_headroom(struct rte_mempool *pool, struct rte_mbuf *m, uint32_t need)
+{
+	uint16_t head = rte_pktmbuf_headroom(m);
+	struct rte_mbuf *h;
+	uint16_t take;
+
+	if (head >= need)
+		return m;
+	if (rte_pktmbuf_tailroom(m) >= need - head) {
+		uint16_t delta = (uint16_t)(need - head);
+		uint8_t *data = rte_pktmbuf_mtod(m, uint8_t *);
+
+		memmove(data + delta, data, m->data_len);
+		m->data_off += delta;
+		return m;
+	}
+	h = rte_pktmbuf_alloc(pool);
+	if (h == NULL)
+		return NULL;
+	/* Enough of the frame for any encoder: the L2 header with two VLAN tags, an IP header. */
+	take = (uint16_t)RTE_MIN(m->data_len, 128u);
+	h->data_off = (uint16_t)(h->buf_len - take);
+	if (h->data_off < need) {
+		rte_pktmbuf_free(h);
+		return NULL;
+	}
+	memcpy(rte_pktmbuf_mtod(h, uint8_t *), rte_pktmbuf_mtod(m, uint8_t *), take);
+	h->data_len = take;
+	rte_pktmbuf_adj(m, take);
+	h->next = m;
+	h->nb_segs = (uint16_t)(m->nb_segs + 1);
+	h->pkt_len = m->pkt_len + take;
+	h->port = m->port;
+	return h;
+}
+
+/*
+ * Write the tag into the mbuf (growing it into its headroom, made if need be). Returns the
+ * mbuf to send (it may have a new head segment), or NULL when the packet cannot carry its
+ * chain's tag and datapath.oversize says drop: such a packet never leaves as if the policy
+ * had passed it, unless the config asks for that.
+ */
+static struct rte_mbuf *
 tag_mbuf(struct dp_worker *dw, struct rte_mbuf *m, const struct worker_out *o)
 {
-	uint8_t *start = rte_pktmbuf_mtod(m, uint8_t *), *frame = start;
-	uint32_t len = m->data_len;
-	/* The first segment carries the headers; later segments only count against the MTU. */
-	uint32_t rest = m->pkt_len - m->data_len;
-	uint32_t max = dw->dp->max_frame > rest ? dw->dp->max_frame - rest : 0;
-	int rc = tag_apply(o->tag, &o->meta, &frame, &len, rte_pktmbuf_headroom(m), max);
+	for (int attempt = 0; attempt < 2; attempt++) {
+		uint8_t *start = rte_pktmbuf_mtod(m, uint8_t *), *frame = start;
+		uint32_t len = m->data_len;
+		/* The first segment carries the headers; later ones only count against the MTU. */
+		uint32_t rest = m->pkt_len - m->data_len;
+		uint32_t max = dw->dp->max_frame > rest ? dw->dp->max_frame - rest : 0;
+		int rc = tag_apply(o->tag, &o->meta, &frame, &len, rte_pktmbuf_headroom(m), max);
+		struct rte_mbuf *h;
 
-	if (rc == 0) {
-		if (frame < start)
-			rte_pktmbuf_prepend(m, (uint16_t)(start - frame));
-		return true;
+		if (rc == 0) {
+			if (frame < start)
+				rte_pktmbuf_prepend(m, (uint16_t)(start - frame));
+			return m;
+		}
+		if (rc == -ENOSPC && attempt == 0 &&
+		    (h = make_headroom(dw->dp->pkt_pool, m, tag_max_growth(o->tag))) != NULL) {
+			m = h;
+			continue;
+		}
+		if (rc == -EMSGSIZE)
+			dw->oversize++;
+		else
+			dw->tag_failed++; /* no room and no mbuf for it, or a frame this tag cannot mark */
+		break;
 	}
-	if (rc == -EMSGSIZE) {
-		dw->oversize++;
-		return !dw->dp->cfg.oversize_drop; /* untagged, or dropped, as configured */
+	if (dw->dp->cfg.oversize_drop) {
+		rte_pktmbuf_free(m);
+		return NULL;
 	}
-	dw->tag_failed++; /* cannot carry this tag (e.g. DSCP on non-IP): sent untagged */
-	return true;
+	return m; /* datapath.oversize: untagged */
 }
 
 /* The worker's verdict on one packet: tag, decapsulate, drop, and queue for tx. */
@@ -250,8 +311,7 @@ packet_out(void *ctx, const struct worker_out *o)
 		dw->dropped++;
 		return;
 	}
-	if (o->action == WORKER_ACTION_TAG && !tag_mbuf(dw, m, o)) {
-		rte_pktmbuf_free(m);
+	if (o->action == WORKER_ACTION_TAG && (m = tag_mbuf(dw, m, o)) == NULL) {
 		dw->dropped++;
 		return;
 	}

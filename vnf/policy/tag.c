@@ -98,6 +98,18 @@ tag_nsh_len(const struct tag_spec *spec, const struct tag_meta *meta)
 	return n;
 }
 
+static uint32_t
+nsh_max_growth(const struct tag_spec *spec)
+{
+	struct tag_meta longest = {0};
+	char host[NSH_TLV_MAX_VALUE + 1];
+
+	memset(host, 'x', NSH_TLV_MAX_VALUE);
+	host[NSH_TLV_MAX_VALUE] = '\0';
+	longest.host = host;
+	return ETH_HDR_LEN + tag_nsh_len(spec, &longest);
+}
+
 static uint8_t *
 put_tlv(uint8_t *p, uint8_t type, const void *value, uint32_t len)
 {
@@ -183,6 +195,14 @@ tag_nsh_decap(uint8_t **frame, uint32_t *len)
 }
 
 /* ---- 802.1Q ---- */
+
+/* VLAN and MPLS push one 4-byte entry at most (a tagged frame's VID is rewritten in place). */
+static uint32_t
+four_bytes(const struct tag_spec *spec)
+{
+	(void)spec;
+	return VLAN_TAG_LEN;
+}
 
 static int
 vlan_apply(const struct tag_spec *spec, const struct tag_meta *meta, uint8_t **frame,
@@ -279,11 +299,21 @@ dscp_apply(const struct tag_spec *spec, const struct tag_meta *meta, uint8_t **f
 	return -EINVAL;
 }
 
+/* DSCP rewrites a field in place. */
+static uint32_t
+no_growth(const struct tag_spec *spec)
+{
+	(void)spec;
+	return 0;
+}
+
+_Static_assert(MPLS_LSE_LEN == VLAN_TAG_LEN, "both push one 4-byte entry");
+
 static const struct tag_class tag_classes[TAG_KIND_COUNT] = {
-	[TAG_NSH] = {.name = "nsh", .apply = nsh_apply},
-	[TAG_VLAN] = {.name = "vlan", .apply = vlan_apply},
-	[TAG_MPLS] = {.name = "mpls", .apply = mpls_apply},
-	[TAG_DSCP] = {.name = "dscp", .apply = dscp_apply},
+	[TAG_NSH] = {.name = "nsh", .apply = nsh_apply, .max_growth = nsh_max_growth},
+	[TAG_VLAN] = {.name = "vlan", .apply = vlan_apply, .max_growth = four_bytes},
+	[TAG_MPLS] = {.name = "mpls", .apply = mpls_apply, .max_growth = four_bytes},
+	[TAG_DSCP] = {.name = "dscp", .apply = dscp_apply, .max_growth = no_growth},
 };
 
 const struct tag_class *

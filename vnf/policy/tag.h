@@ -55,6 +55,11 @@ struct tag_class {
 	 */
 	int (*apply)(const struct tag_spec *spec, const struct tag_meta *meta, uint8_t **frame,
 		     uint32_t *len, uint32_t headroom, uint32_t max_len);
+	/*
+	 * The most bytes apply() can add to a frame for this spec, whatever the meta (an NSH
+	 * MD type 2 header with the longest host name): the headroom a packet needs.
+	 */
+	uint32_t (*max_growth)(const struct tag_spec *spec);
 };
 
 const struct tag_class *tag_class_of(enum tag_kind kind);
@@ -65,6 +70,12 @@ tag_apply(const struct tag_spec *spec, const struct tag_meta *meta, uint8_t **fr
 	  uint32_t *len, uint32_t headroom, uint32_t max_len)
 {
 	return tag_class_of(spec->kind)->apply(spec, meta, frame, len, headroom, max_len);
+}
+
+static inline uint32_t
+tag_max_growth(const struct tag_spec *spec)
+{
+	return tag_class_of(spec->kind)->max_growth(spec);
 }
 
 /* Bytes an NSH header of this spec and meta takes (for MTU planning and tests). */

@@ -1,0 +1,136 @@
+#!/usr/bin/python3
+"""flowtag's adversarial tier: inputs an attacker (or months of uptime) would send, each with a
+pass/fail criterion, all on loopback, bounded in time. Judged by real peers where one exists
+(tshark for the wire, ndpiReader, promtool), never by flowtag's own word alone.
+
+  hostile.py --flowtag BUILD/vnf/flowtag --source-root DIR [--only NAME ...]
+"""
+
+import argparse
+import collections
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, ".."))
+from testlib import check, finish  # noqa: E402
+import craft  # noqa: E402
+
+MD2_POLICY = """chains:
+  - {name: md2, tag: nsh, md_type: 2, spi: 5}
+rules:
+  - {protocol: HTTP, chain: md2}
+  - {protocol: TLS, chain: md2}
+"""
+
+
+def replay(flowtag, tmp, cfg_text, pcap, name, extra=(), env=None):
+    """flowtag replay with a config; returns (exit code, log, records, seconds, out.pcap)."""
+    cfg = os.path.join(tmp, name + ".yaml")
+    with open(cfg, "w") as f:
+        f.write(cfg_text)
+    flows, out = os.path.join(tmp, name + ".jsonl"), os.path.join(tmp, name + "-out.pcap")
+    t0 = time.monotonic()
+    r = subprocess.run([flowtag, "replay", "-c", cfg, "--flows", flows, "--out", out] +
+                       list(extra) + [pcap], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       env=env, timeout=600)
+    took = time.monotonic() - t0
+    recs = []
+    if os.path.exists(flows):
+        with open(flows, "rb") as f:
+            raw = f.read()
+        recs = [json.loads(line) for line in raw.decode("utf-8").splitlines()]
+    return r.returncode, r.stdout.decode("utf-8", "replace"), recs, took, out
+
+
+def tshark_fields(path, fields, display_filter=None):
+    cmd = ["tshark", "-r", path, "-T", "fields", "-E", "occurrence=a", "-E", "aggregator=|"]
+    if display_filter:
+        cmd += ["-Y", display_filter]
+    for f in fields:
+        cmd += ["-e", f]
+    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    if r.returncode != 0:
+        raise RuntimeError("tshark failed on %s: %s" % (path, r.stderr.strip()[:300]))
+    return [line.split("\t") for line in r.stdout.splitlines()]
+
+
+def test_long_hosts(a, tmp):
+    """NSH MD type 2 carries the flow's host name in a TLV: with a name of up to 79 bytes
+    (nDPI's longest) the header needs 138 bytes before the frame, more than an mbuf's 128 of
+    headroom. Every packet from the verdict on must leave tagged, with the host, in standard
+    frames and in jumbo ones (multi-segment mbufs); none untagged, none counted as failed."""
+    pcap = os.path.join(tmp, "long_hosts.pcap")
+    n_in = craft.craft("long_hosts", pcap)
+    rc, log, recs, _, out = replay(a.flowtag, tmp, MD2_POLICY, pcap, "long_hosts")
+    check(rc == 0 and "0 oversize, 0 could not be tagged" in log and
+          "%d packets in, %d out" % (n_in, n_in) in log,
+          "long hosts: replay exit 0, every packet out, none oversize or untaggable")
+    longest = max((len(r["host"] or "") for r in recs), default=0)
+    check(len(recs) == 3 * len(craft.LONG_HOST_LENGTHS) and longest >= 79,
+          "long hosts: %d flows, hosts up to %d bytes (nDPI keeps 79)" % (len(recs), longest))
+    rows = tshark_fields(out, ["frame.len", "nsh.mdtype", "nsh.metadatatype", "nsh.metadata",
+                               "ip.src", "tcp.srcport", "ip.dst", "tcp.dstport"])
+    check(len(rows) == n_in, "long hosts: tshark reads %d frames from the output (%d in)"
+          % (len(rows), n_in))
+    by_flow = collections.defaultdict(list)
+    for r in rows:
+        ends = frozenset([(r[4].split("|")[-1], r[5].split("|")[-1]),
+                          (r[6].split("|")[-1], r[7].split("|")[-1])])
+        by_flow[ends].append(r)
+    bad, tagged_with_host, jumbo = [], 0, 0
+    for rec in recs:
+        ends = frozenset([(rec["src_ip"], str(rec["src_port"])),
+                          (rec["dst_ip"], str(rec["dst_port"]))])
+        pkts = by_flow.get(ends, [])
+        if len(pkts) != rec["packets"]:
+            bad.append("%s: %d frames, record says %d" % (rec["host"], len(pkts), rec["packets"]))
+            continue
+        for i, p in enumerate(pkts, 1):
+            if i < rec["verdict_packet"]:
+                continue
+            types, values = p[2].split("|"), p[3].split("|")
+            host = dict(zip(types, values)).get("5")
+            text = bytes.fromhex(host.replace(":", "")).rstrip(b"\0").decode() if host else None
+            if p[1] != "2" or text != rec["host"]:
+                bad.append("%s packet %d: md %r host %r" % (rec["host"], i, p[1], text))
+            else:
+                tagged_with_host += 1
+                jumbo += int(p[0]) > 2048
+    check(not bad and tagged_with_host > 0 and jumbo > 0,
+          "long hosts: %d packets from the verdict on carry NSH MD2 with the record's host "
+          "(%d of them jumbo frames) %s" % (tagged_with_host, jumbo, bad[:3]))
+
+
+TESTS = {"long_hosts": test_long_hosts}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--flowtag", required=True)
+    ap.add_argument("--source-root", required=True)
+    ap.add_argument("--only", nargs="*")
+    a = ap.parse_args()
+    a.flowtag = os.path.abspath(a.flowtag)
+    if shutil.which("tshark") is None:
+        print("SKIP: tshark is not installed")
+        return 77
+    tmp = tempfile.mkdtemp(prefix="flowtag-hostile-")
+    try:
+        for name, fn in TESTS.items():
+            if a.only and name not in a.only:
+                continue
+            print("--- %s" % name, flush=True)
+            fn(a, tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return finish()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
