@@ -4,7 +4,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -168,6 +170,85 @@ missing_file(void **state)
 	assert_string_equal(err, "/nonexistent/flowtag.yaml: cannot open: No such file or directory");
 }
 
+/* A string of `n` copies of `unit` between `head` and `tail` (malloc'd). */
+static char *
+repeat(const char *head, const char *unit, size_t n, const char *tail)
+{
+	size_t hl = strlen(head), ul = strlen(unit), tl = strlen(tail), i;
+	char *s = malloc(hl + ul * n + tl + 1), *p = s;
+
+	assert_non_null(s);
+	memcpy(p, head, hl);
+	p += hl;
+	for (i = 0; i < n; i++, p += ul)
+		memcpy(p, unit, ul);
+	memcpy(p, tail, tl + 1);
+	return s;
+}
+
+/*
+ * Inputs that stalled libyaml for seconds to minutes (its parser rescans every open flow level
+ * per token, its loader searches all anchors per alias) are refused at once, with line:col.
+ * Bounded in time: each of these took 8 to 46 s before, and the whole test takes milliseconds.
+ */
+static void
+hostile_yaml_is_refused_quickly(void **state)
+{
+	struct {
+		char *text;
+		const char *message;
+	} cases[6];
+	size_t i, n = 0;
+	char *anchors, *p;
+
+	(void)state;
+	cases[n].text = repeat("rules: ", "[", 80000, "");
+	cases[n++].message = "t.yaml:1:39: nested deeper than 32 levels";
+	cases[n].text = repeat("rules: ", "{a: ", 100000, "");
+	cases[n++].message = "t.yaml:1:132: nested deeper than 32 levels";
+	cases[n].text = repeat("rules: [", "x,", 250000, "x]");
+	cases[n++].message = "t.yaml:1:400003: more than 200000 values";
+	anchors = malloc(60000 * 16 + 64);
+	assert_non_null(anchors);
+	p = anchors + sprintf(anchors, "chains:\n");
+	for (i = 0; i < 60000; i++)
+		p += sprintf(p, " - &a%zu x\n", i);
+	cases[n].text = anchors;
+	cases[n++].message = "t.yaml:258:4: more than 256 anchors";
+	cases[n].text = strdup("policy: {version: 3}\n---\nrules: [{app: Tor, action: drop}]\n");
+	cases[n++].message = "t.yaml:2:1: a second YAML document ('---'): the file must hold one";
+	cases[n].text = repeat("rules: [", "*a, ", 300, "]");
+	cases[n++].message = "t.yaml:1:1033: more than 256 aliases";
+	for (i = 0; i < n; i++) {
+		expect_error(cases[i].text, cases[i].message);
+		free(cases[i].text);
+	}
+}
+
+/* The same limits hold for a file, which is also refused beyond 4 MiB or when not regular. */
+static void
+hostile_files(void **state)
+{
+	char path[] = "/tmp/flowtag-test-config-XXXXXX";
+	struct config cfg;
+	int fd = mkstemp(path);
+	FILE *f;
+
+	(void)state;
+	assert_true(fd >= 0);
+	f = fdopen(fd, "w");
+	for (int i = 0; i < 5 * 1024 * 1024 / 32; i++)
+		fprintf(f, "# padding padding padding padd\n");
+	fclose(f);
+	config_defaults(&cfg);
+	assert_int_equal(config_load(&cfg, path, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "more than a config may hold"));
+	unlink(path);
+	assert_int_equal(config_load(&cfg, "/dev/zero", err, sizeof(err)), -1);
+	assert_string_equal(err, "/dev/zero: not a regular file");
+	config_release(&cfg);
+}
+
 int
 main(void)
 {
@@ -178,6 +259,8 @@ main(void)
 		cmocka_unit_test(errors_name_line_and_column),
 		cmocka_unit_test(yaml_syntax_errors),
 		cmocka_unit_test(missing_file),
+		cmocka_unit_test(hostile_yaml_is_refused_quickly),
+		cmocka_unit_test(hostile_files),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -11,6 +11,8 @@
 
 #include <yaml.h>
 
+#include "yaml_doc.h"
+
 void
 config_defaults(struct config *cfg)
 {
@@ -923,61 +925,39 @@ check_whole(struct loader *ld, struct config *cfg, yaml_node_t *root)
 }
 
 static int
-load_from_parser(struct config *cfg, yaml_parser_t *parser, const char *name, char *err,
-		 size_t err_len)
+load_document(struct config *cfg, yaml_document_t *doc, const char *name, char *err,
+	      size_t err_len)
 {
-	struct loader ld = {.file = name, .err = err, .err_len = err_len};
-	yaml_document_t doc;
-	yaml_node_t *root;
+	struct loader ld = {.doc = doc, .file = name, .err = err, .err_len = err_len};
+	yaml_node_t *root = yaml_document_get_root_node(doc);
 
-	if (!yaml_parser_load(parser, &doc)) {
-		snprintf(err, err_len, "%s:%zu:%zu: %s%s%s", name, parser->problem_mark.line + 1,
-			 parser->problem_mark.column + 1, parser->problem ? parser->problem : "syntax error",
-			 parser->context ? " " : "", parser->context ? parser->context : "");
-		return -1;
-	}
-	ld.doc = &doc;
 	snprintf(cfg->path, sizeof(cfg->path), "%s", name);
-	root = yaml_document_get_root_node(&doc);
 	if (root != NULL) { /* an empty file means all defaults */
 		walk_mapping(&ld, cfg, root, "the top level", top_keys);
 		if (!ld.failed)
 			check_whole(&ld, cfg, root);
 	}
-	yaml_document_delete(&doc);
+	yaml_document_delete(doc);
 	return ld.failed ? -1 : 0;
 }
 
 int
 config_load(struct config *cfg, const char *path, char *err, size_t err_len)
 {
-	yaml_parser_t parser;
-	FILE *f;
-	int rc;
+	yaml_document_t doc;
 
-	f = fopen(path, "rb");
-	if (f == NULL) {
-		snprintf(err, err_len, "%s: cannot open: %s", path, strerror(errno));
+	if (yaml_doc_load_file(&doc, path, err, err_len) != 0)
 		return -1;
-	}
-	yaml_parser_initialize(&parser);
-	yaml_parser_set_input_file(&parser, f);
-	rc = load_from_parser(cfg, &parser, path, err, err_len);
-	yaml_parser_delete(&parser);
-	fclose(f);
-	return rc;
+	return load_document(cfg, &doc, path, err, err_len);
 }
 
 int
 config_load_string(struct config *cfg, const char *name, const char *text, char *err,
 		   size_t err_len)
 {
-	yaml_parser_t parser;
-	int rc;
+	yaml_document_t doc;
 
-	yaml_parser_initialize(&parser);
-	yaml_parser_set_input_string(&parser, (const unsigned char *)text, strlen(text));
-	rc = load_from_parser(cfg, &parser, name, err, err_len);
-	yaml_parser_delete(&parser);
-	return rc;
+	if (yaml_doc_load(&doc, name, text, strlen(text), err, err_len) != 0)
+		return -1;
+	return load_document(cfg, &doc, name, err, err_len);
 }
