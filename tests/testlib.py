@@ -3,7 +3,13 @@
 ("N passed, N failed"), a free loopback port, and the two-way key of a flow record."""
 
 import ipaddress
+import os
+import signal
 import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
 
 _passed = 0
 _failures = []
@@ -57,3 +63,58 @@ def leaked_dpdk_dirs(pattern="/var/run/dpdk/flowtag-*"):
             continue
         leaked.append(d)
     return leaked
+
+
+def http(method, url, body=None, token=None, timeout=10):
+    """(status, body text, headers) of one request; HTTP errors are answers, not exceptions."""
+    req = urllib.request.Request(url, data=body, method=method)
+    if token:
+        req.add_header("Authorization", "Bearer " + token)
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return r.status, r.read().decode("utf-8"), dict(r.headers)
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode("utf-8"), dict(e.headers)
+
+
+class Daemon:
+    """`flowtag replay --loop --api` on a free loopback port: a live classifier without OVS."""
+
+    def __init__(self, flowtag, cfg, pcap, tmp, name, extra=(), pps=1500, loop_pause=300,
+                 env=None):
+        self.port = free_port()
+        self.url = "http://127.0.0.1:%d" % self.port
+        self.records = os.path.join(tmp, name + ".jsonl")
+        self.log_path = os.path.join(tmp, name + ".log")
+        self.log = open(self.log_path, "w")
+        self.p = subprocess.Popen([flowtag, "replay", "-c", cfg, "--loop", "--loop-pause",
+                                   str(loop_pause), "--pps", str(pps),
+                                   "--api", "127.0.0.1:%d" % self.port,
+                                   "--flows", self.records] + list(extra) + [pcap],
+                                  stdout=self.log, stderr=subprocess.STDOUT, env=env)
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            try:
+                if http("GET", self.url + "/v1/health")[0] == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError("flowtag did not serve its API; see %s" % self.log_path)
+
+    def get(self, path, token=None):
+        return http("GET", self.url + path, token=token)
+
+    def stop(self, timeout=30):
+        """SIGTERM, then the exit code (None if it had to be killed after `timeout` s) and
+        the log."""
+        self.p.send_signal(signal.SIGTERM)
+        try:
+            rc = self.p.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+            self.p.wait()
+            rc = None
+        self.log.close()
+        with open(self.log_path) as f:
+            return rc, f.read()

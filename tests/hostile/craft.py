@@ -88,6 +88,10 @@ def hostile_names(w, flows):
     net, t = tg.Net(), 1700000000.0
     for i, h in enumerate(HOSTILE_HOSTS):
         http_get(w, t + i, net, h, body=3000)
+    # A long quiet flow after them, so that in a looping replay each of the flows above stays
+    # live for most of a pass (the API test lists live flows).
+    for k in range(300):
+        udp_flow(w, t + len(HOSTILE_HOSTS) + k * 0.01, "10.99.0.1", 40000, "192.0.2.99", 9)
 
 
 def udp_flow(w, t, src, sport, dst, dport, payload=b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00"

@@ -15,10 +15,11 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, ".."))
-from testlib import check, finish  # noqa: E402
+from testlib import Daemon, check, finish, http  # noqa: E402
 import craft  # noqa: E402
 
 MD2_POLICY = """chains:
@@ -44,7 +45,10 @@ def replay(flowtag, tmp, cfg_text, pcap, name, extra=(), env=None):
     if os.path.exists(flows):
         with open(flows, "rb") as f:
             raw = f.read()
-        recs = [json.loads(line) for line in raw.decode("utf-8").splitlines()]
+        try:
+            recs = [json.loads(line) for line in raw.decode("utf-8").splitlines()]
+        except (UnicodeDecodeError, ValueError) as e:
+            check(False, "%s: records are UTF-8 JSON lines (%s)" % (name, e))
     return r.returncode, r.stdout.decode("utf-8", "replace"), recs, took, out
 
 
@@ -107,7 +111,63 @@ def test_long_hosts(a, tmp):
           "(%d of them jumbo frames) %s" % (tagged_with_host, jumbo, bad[:3]))
 
 
-TESTS = {"long_hosts": test_long_hosts}
+def test_hostile_names(a, tmp):
+    """Host names with invalid UTF-8, terminal escape sequences, quotes and bidi overrides, as
+    a packet may carry them: records and API answers are valid UTF-8 JSON (strict decoding),
+    /metrics passes promtool, and flowtagctl prints them without sending a single control
+    byte to the terminal (it crashed with UnicodeDecodeError and printed raw escapes)."""
+    pcap = os.path.join(tmp, "hostile_names.pcap")
+    craft.craft("hostile_names", pcap)
+    rc, log, recs, _, _ = replay(a.flowtag, tmp, MD2_POLICY, pcap, "hostile_names")
+    hosts = [r["host"] for r in recs if r["host"] and r["label"] == "HTTP"]
+    check(rc == 0 and len(hosts) == len(craft.HOSTILE_HOSTS),
+          "hostile names: replay exit 0, records decode as strict UTF-8, %d hosts" % len(hosts))
+    check(any("\ufffd" in h for h in hosts) and any("\U0001F600" in h for h in hosts) and
+          any("\x1b" in h for h in hosts),
+          "hostile names: invalid bytes became U+FFFD, valid emoji kept, ESC kept as data")
+    cfg = os.path.join(tmp, "names-api.yaml")
+    with open(cfg, "w") as f:
+        f.write(MD2_POLICY)
+    d = Daemon(a.flowtag, cfg, pcap, tmp, "names-api", pps=200, loop_pause=50)
+    try:
+        seen, raw = set(), b""
+        deadline = time.time() + 20
+        while time.time() < deadline and len(seen) < len(craft.HOSTILE_HOSTS):
+            req = urllib.request.Request(d.url + "/v1/flows?limit=100")
+            with urllib.request.urlopen(req, timeout=10) as r:
+                raw = r.read()
+            for fl in json.loads(raw.decode("utf-8"))["flows"]:
+                if fl["host"] and fl["label"] == "HTTP":
+                    seen.add(fl["host"])
+            time.sleep(0.1)
+        check(len(seen) == len(craft.HOSTILE_HOSTS),
+              "hostile names: GET /v1/flows is strict UTF-8 JSON with all %d hosts" % len(seen))
+        st, metrics, _ = http("GET", d.url + "/metrics")
+        mpath = os.path.join(tmp, "metrics.txt")
+        with open(mpath, "w") as f:
+            f.write(metrics)
+        r = subprocess.run(["promtool", "check", "metrics"], stdin=open(mpath),
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        check(st == 200 and r.returncode == 0, "hostile names: /metrics passes promtool")
+        ctl = os.path.join(a.source_root, "vnf/ctl/flowtagctl")
+        outs = []
+        for args in (["flows", "--limit", "100"], ["--json", "flows", "--limit", "100"]):
+            r = subprocess.run([sys.executable, ctl, "--url", d.url] + args,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            outs.append(r)
+        ok = all(r.returncode == 0 and not r.stderr for r in outs)
+        ctrl = [b for r in outs for b in r.stdout if b < 0x20 and b not in (0x0a, 0x09)]
+        c1 = [r for r in outs if "\u0085" in r.stdout.decode("utf-8") or
+              "\u202e" in r.stdout.decode("utf-8")]
+        check(ok and not ctrl and not c1 and b"\\x1b" in outs[0].stdout,
+              "hostile names: flowtagctl flows prints them escaped (no control bytes, no bidi "
+              "override; exit %s, %d control bytes)" % ([r.returncode for r in outs], len(ctrl)))
+    finally:
+        rc, _ = d.stop()
+    check(rc == 0, "hostile names: the daemon stops cleanly (exit %s)" % rc)
+
+
+TESTS = {"long_hosts": test_long_hosts, "hostile_names": test_hostile_names}
 
 
 def main():

@@ -26,53 +26,10 @@ import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, ".."))
-from testlib import check, finish, free_port  # noqa: E402
+from testlib import Daemon, check, finish, http  # noqa: E402
 sys.path.insert(0, os.path.join(HERE, "../../ovs-integration"))
 import trafficgen  # noqa: E402
 
-
-
-def http(method, url, body=None, token=None):
-    req = urllib.request.Request(url, data=body, method=method)
-    if token:
-        req.add_header("Authorization", "Bearer " + token)
-    try:
-        with urllib.request.urlopen(req, timeout=10) as r:
-            return r.status, r.read().decode(), dict(r.headers)
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode(), dict(e.headers)
-
-
-class Daemon:
-    def __init__(self, flowtag, cfg, pcap, tmp, name, extra=()):
-        self.port = free_port()
-        self.url = "http://127.0.0.1:%d" % self.port
-        self.records = os.path.join(tmp, name + ".jsonl")
-        self.log_path = os.path.join(tmp, name + ".log")
-        self.log = open(self.log_path, "w")
-        self.p = subprocess.Popen([flowtag, "replay", "-c", cfg, "--loop", "--loop-pause", "300",
-                                   "--pps", "1500", "--api", "127.0.0.1:%d" % self.port,
-                                   "--flows", self.records] + list(extra) + [pcap],
-                                  stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.time() + 20
-        while time.time() < deadline:
-            try:
-                if http("GET", self.url + "/v1/health")[0] == 200:
-                    return
-            except OSError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError("flowtag did not serve its API; see %s" % self.log_path)
-
-    def get(self, path, token=None):
-        return http("GET", self.url + path, token=token)
-
-    def stop(self):
-        self.p.send_signal(signal.SIGTERM)
-        rc = self.p.wait(timeout=30)
-        self.log.close()
-        with open(self.log_path) as f:
-            return rc, f.read()
 
 
 def main():

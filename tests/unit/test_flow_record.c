@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-3.0-or-later */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <errno.h>
@@ -12,6 +13,7 @@
 
 #include "dpi.h"
 #include "flow_record.h"
+#include "json.h"
 
 static struct dpi *names;
 
@@ -102,12 +104,96 @@ unknown_and_escaping(void **state)
 	assert_non_null(strstr(buf, "\"ja3c\":null,\"risk\":[]"));
 }
 
+/* An independent UTF-8 check: decode code points, refuse overlongs, surrogates, > U+10FFFF. */
+static bool
+valid_utf8(const unsigned char *s)
+{
+	while (*s) {
+		uint32_t cp;
+		int n, i;
+
+		if (*s < 0x80) {
+			s++;
+			continue;
+		}
+		n = (*s & 0xe0) == 0xc0 ? 2 : (*s & 0xf0) == 0xe0 ? 3 : (*s & 0xf8) == 0xf0 ? 4 : 0;
+		if (n == 0)
+			return false;
+		cp = *s & (0x7f >> n);
+		for (i = 1; i < n; i++) {
+			if ((s[i] & 0xc0) != 0x80)
+				return false;
+			cp = cp << 6 | (s[i] & 0x3f);
+		}
+		if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
+		    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+			return false;
+		s += n;
+	}
+	return true;
+}
+
+/*
+ * Host names and SNIs are bytes from a packet: JSON must come out valid UTF-8 whatever they
+ * hold (RFC 8259 §8.1), every invalid sequence a U+FFFD, control bytes escaped, valid
+ * characters (emoji included) kept.
+ */
+static void
+json_strings_are_valid_utf8(void **state)
+{
+	static const struct {
+		const char *in, *out;
+	} cases[] = {
+		{"\xff\xfe.x", "\"\\ufffd\\ufffd.x\""},
+		{"caf\xc3", "\"caf\\ufffd\""}, /* cut short */
+		{"\xed\xa0\x80", "\"\\ufffd\\ufffd\\ufffd\""}, /* a surrogate */
+		{"\xc0\xaf", "\"\\ufffd\\ufffd\""}, /* overlong '/' */
+		{"\xf4\x90\x80\x80", "\"\\ufffd\\ufffd\\ufffd\\ufffd\""}, /* > U+10FFFF */
+		{"\x1b[31mred", "\"\\u001b[31mred\""},
+		{"ok.\xf0\x9f\x98\x80.\xc3\xa9", "\"ok.\xf0\x9f\x98\x80.\xc3\xa9\""},
+		{"\x7f\"\\", "\"\\u007f\\\"\\\\\""},
+	};
+	char buf[256];
+	struct json_buf b;
+	size_t i, k;
+	unsigned seed = 1;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		json_init(&b, buf, sizeof(buf));
+		json_string(&b, cases[i].in);
+		assert_false(b.overflow);
+		assert_string_equal(buf, cases[i].out);
+	}
+	for (i = 0; i < 100000; i++) {
+		unsigned char in[24];
+
+		for (k = 0; k + 1 < sizeof(in); k++) {
+			seed = seed * 1103515245u + 12345u;
+			in[k] = (unsigned char)(seed >> 16 | 1); /* no NUL inside */
+		}
+		in[sizeof(in) - 1] = 0;
+		json_init(&b, buf, sizeof(buf));
+		json_string(&b, (const char *)in);
+		assert_false(b.overflow);
+		assert_true(valid_utf8((const unsigned char *)buf));
+		for (k = 0; buf[k]; k++)
+			assert_true((unsigned char)buf[k] >= 0x20 && buf[k] != 0x7f);
+	}
+	/* Out of room: stops, remembers, never writes past the end. */
+	json_init(&b, buf, 8);
+	json_string(&b, "\xff\xff\xff");
+	assert_true(b.overflow);
+	assert_true(strlen(buf) < 8);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(record_fields),
 		cmocka_unit_test(unknown_and_escaping),
+		cmocka_unit_test(json_strings_are_valid_utf8),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -29,7 +29,10 @@ json_init(struct json_buf *b, char *p, size_t len)
 }
 
 void json_printf(struct json_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* A string value, quoted and escaped (control bytes, quotes, backslashes, DEL). */
+/*
+ * A string value, quoted and escaped (control bytes, quotes, backslashes, DEL). Always valid
+ * UTF-8 (RFC 8259 §8.1): bytes that are not (packet data: hosts, SNIs) become U+FFFD.
+ */
 void json_string(struct json_buf *b, const char *s);
 /* `"key":` */
 void json_key(struct json_buf *b, const char *key);
