@@ -9,12 +9,14 @@
  *   flowtag sf -c FILE                  a dummy service function (demos, tests): see sf.h
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <rte_cycles.h>
@@ -228,6 +230,42 @@ slurp(const char *path)
 	return text;
 }
 
+/*
+ * The flow records file: created 0600 (records name hosts and addresses), never through a
+ * symbolic link (a link planted in a shared directory would have flowtag, often root, write
+ * where the link points), and only a regular file or a FIFO (a consumer reading a pipe).
+ * Replay truncates it; run appends. NULL with the reason printed.
+ */
+static FILE *
+open_records(const char *path, bool truncate)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK |
+				    (truncate ? O_TRUNC : O_APPEND),
+		      0600);
+	struct stat st;
+	FILE *f;
+
+	if (fd < 0) {
+		fprintf(stderr, "flowtag: %s: %s\n", path,
+			errno == ELOOP ? "a symbolic link: refused (give the file itself)"
+				       : strerror(errno));
+		return NULL;
+	}
+	if (fstat(fd, &st) != 0 || !(S_ISREG(st.st_mode) || S_ISFIFO(st.st_mode))) {
+		fprintf(stderr, "flowtag: %s: not a regular file or a FIFO: refused\n", path);
+		close(fd);
+		return NULL;
+	}
+	/* O_NONBLOCK only so that opening a FIFO without a reader fails instead of hanging. */
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+	f = fdopen(fd, truncate ? "w" : "a");
+	if (f == NULL) {
+		fprintf(stderr, "flowtag: %s: %s\n", path, strerror(errno));
+		close(fd);
+	}
+	return f;
+}
+
 static int
 drive(struct config *cfg, const struct drive_opts *o, const char *prog)
 {
@@ -246,9 +284,8 @@ drive(struct config *cfg, const struct drive_opts *o, const char *prog)
 	if (policy == NULL)
 		return EXIT_USAGE;
 	if (records_path != NULL && records_path[0] != '\0') {
-		sink.f = fopen(records_path, rx_target > 0 ? "w" : "a");
+		sink.f = open_records(records_path, rx_target > 0);
 		if (sink.f == NULL) {
-			fprintf(stderr, "flowtag: %s: %s\n", records_path, strerror(errno));
 			policy_destroy(policy);
 			return 1;
 		}
@@ -455,6 +492,17 @@ cmd_replay(int argc, char **argv, const char *prog)
 	}
 	if (load_config(&cfg, path) != 0)
 		return EXIT_USAGE;
+	if (out != NULL) {
+		struct stat st;
+
+		/* net_pcap opens --out by name and would follow a link: refuse one. */
+		if (lstat(out, &st) == 0 && S_ISLNK(st.st_mode)) {
+			fprintf(stderr, "flowtag replay: %s: a symbolic link: refused (give the file "
+					"itself)\n", out);
+			config_release(&cfg);
+			return EXIT_USAGE;
+		}
+	}
 
 	/* One Ethernet pcap from all inputs: what the net_pcap vdev reads. */
 	tmpdir = getenv("TMPDIR") != NULL ? getenv("TMPDIR") : "/tmp";

@@ -167,7 +167,63 @@ def test_hostile_names(a, tmp):
     check(rc == 0, "hostile names: the daemon stops cleanly (exit %s)" % rc)
 
 
-TESTS = {"long_hosts": test_long_hosts, "hostile_names": test_hostile_names}
+def test_files(a, tmp):
+    """Files flowtag writes, often as root: the records file is never written through a
+    symbolic link and is created 0600; --out refuses a link; the exit cleanup of DPDK's
+    runtime directory removes only the files EAL made there (a prefix like ../../dir made it
+    empty another directory)."""
+    pcap = os.path.join(tmp, "files.pcap")
+    craft.craft("hostile_names", pcap)
+    victim = os.path.join(tmp, "victim")
+    with open(victim, "w") as f:
+        f.write("precious\n")
+    link = os.path.join(tmp, "link.jsonl")
+    os.symlink(victim, link)
+    r1 = subprocess.run([a.flowtag, "replay", "--flows", link, pcap], stdout=subprocess.PIPE,
+                        stderr=subprocess.STDOUT, text=True)
+    r2 = subprocess.run([a.flowtag, "replay", "--out", link, pcap], stdout=subprocess.PIPE,
+                        stderr=subprocess.STDOUT, text=True)
+    with open(victim) as f:
+        kept = f.read() == "precious\n"
+    check(r1.returncode != 0 and "symbolic link: refused" in r1.stdout and
+          r2.returncode != 0 and "symbolic link: refused" in r2.stdout and kept,
+          "files: records and --out through a symbolic link are refused, the target untouched")
+    recs = os.path.join(tmp, "fresh.jsonl")
+    r = subprocess.run([a.flowtag, "replay", "--flows", recs, pcap], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT)
+    mode = os.stat(recs).st_mode & 0o777 if os.path.exists(recs) else None
+    check(r.returncode == 0 and mode == 0o600, "files: a new records file is created 0600 (%s)"
+          % (oct(mode) if mode is not None else "missing"))
+    bad = os.path.join(tmp, "prefix.yaml")
+    with open(bad, "w") as f:
+        f.write('eal:\n  file_prefix: "../../../%s"\n' % tmp.strip("/"))
+    r = subprocess.run([a.flowtag, "check", "-c", bad], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, text=True)
+    check(r.returncode == 2 and "prefix.yaml:2:16: 'file_prefix' must be a plain name" in r.stdout,
+          "files: a file_prefix that is a path is refused with line:col")
+    if os.geteuid() != 0:
+        check(os.environ.get("CI") != "true", "files: the runtime-directory check needs root "
+              "(skipped outside CI)")
+        return
+    prefix = "flowtag-hostile-%d" % os.getpid()
+    rundir = "/var/run/dpdk/" + prefix
+    os.makedirs(rundir, exist_ok=True)
+    keep = os.path.join(rundir, "not-from-eal")
+    with open(keep, "w") as f:
+        f.write("x")
+    cfg = os.path.join(tmp, "cleanup.yaml")
+    with open(cfg, "w") as f:
+        f.write("eal: {file_prefix: %s}\n" % prefix)
+    r = subprocess.run([a.flowtag, "replay", "-c", cfg, pcap], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, text=True)
+    left = sorted(os.listdir(rundir)) if os.path.isdir(rundir) else []
+    check(r.returncode == 0 and left == ["not-from-eal"],
+          "files: the exit cleanup removes EAL's files only (left: %s)" % left)
+    shutil.rmtree(rundir, ignore_errors=True)
+
+
+TESTS = {"long_hosts": test_long_hosts, "hostile_names": test_hostile_names,
+         "files": test_files}
 
 
 def main():

@@ -138,6 +138,25 @@ errors_name_line_and_column(void **state)
 	expect_error("eal:\n  extra_args: [\"-a\", \"0000:00:04.0\"]\n",
 		     "t.yaml:2:16: '-a': PCI devices are never probed (flowtag runs with --no-pci "
 		     "and vdevs only)");
+	expect_error("eal:\n  extra_args: [\"--allow=0000:00:04.0\"]\n",
+		     "t.yaml:2:16: '--allow=0000:00:04.0': PCI devices are never probed (flowtag runs "
+		     "with --no-pci and vdevs only)");
+	expect_error("eal:\n  extra_args: [\"-a0000:00:04.0\"]\n",
+		     "t.yaml:2:16: '-a0000:00:04.0': PCI devices are never probed (flowtag runs with "
+		     "--no-pci and vdevs only)");
+	expect_error("eal:\n  extra_args: [\"--file-prefix=../../etc\"]\n",
+		     "t.yaml:2:16: '--file-prefix=../../etc': set eal.file_prefix instead (a plain "
+		     "name)");
+	/* The prefix names the directory the exit cleanup empties: never a path. */
+	expect_error("eal:\n  file_prefix: \"../../../some/dir\"\n",
+		     "t.yaml:2:16: 'file_prefix' must be a plain name (letters, digits, and '.', '_', "
+		     "'-' after the first character), found '../../../some/dir'");
+	expect_error("eal:\n  file_prefix: .hidden\n",
+		     "t.yaml:2:16: 'file_prefix' must be a plain name (letters, digits, and '.', '_', "
+		     "'-' after the first character), found '.hidden'");
+	expect_error("eal:\n  file_prefix: \"a/b\"\n",
+		     "t.yaml:2:16: 'file_prefix' must be a plain name (letters, digits, and '.', '_', "
+		     "'-' after the first character), found 'a/b'");
 	expect_error("flows:\n  capacity: 100\n  classifying: 200\n",
 		     "t.yaml:1:1: flows.classifying (200) cannot exceed flows.capacity (100)");
 	expect_error("flows:\n  capacity: 100\n  classifying: 50\n  ipv6: 101\n",

@@ -260,11 +260,36 @@ eal_hugepages(struct loader *ld, struct config *cfg, const char *key, yaml_node_
 {
 	get_bool(ld, v, key, &cfg->hugepages);
 }
+/*
+ * The prefix names a directory under DPDK's runtime directory that flowtag cleans up at exit:
+ * a plain name, never a path ("../../etc" made the cleanup empty another directory).
+ */
 static void
 eal_prefix(struct loader *ld, struct config *cfg, const char *key, yaml_node_t *v)
 {
+	const char *p;
+
 	get_str(ld, v, key, cfg->file_prefix, sizeof(cfg->file_prefix));
+	if (ld->failed || cfg->file_prefix[0] == '\0')
+		return;
+	for (p = cfg->file_prefix; *p != '\0'; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+		      ((*p == '.' || *p == '_' || *p == '-') && p != cfg->file_prefix)))
+			break;
+	if (*p != '\0')
+		fail_at(ld, v, "'%s' must be a plain name (letters, digits, and '.', '_', '-' after "
+			       "the first character), found '%s'",
+			key, cfg->file_prefix);
 }
+/* `arg` is option `opt`, alone or as opt=value. */
+static bool
+eal_arg_is(const char *arg, const char *opt)
+{
+	size_t n = strlen(opt);
+
+	return strncmp(arg, opt, n) == 0 && (arg[n] == '\0' || arg[n] == '=');
+}
+
 static void
 eal_extra(struct loader *ld, struct config *cfg, const char *key, yaml_node_t *v)
 {
@@ -281,11 +306,21 @@ eal_extra(struct loader *ld, struct config *cfg, const char *key, yaml_node_t *v
 			fail_at(ld, item, "'%s' has more than %d arguments", key, CONFIG_MAX_EAL_ARGS);
 			return;
 		}
-		/* Our own EAL arguments are not negotiable: they keep the host's NIC safe. */
-		if (strcmp(scalar(item), "--pci-allowlist") == 0 || strcmp(scalar(item), "-a") == 0 ||
-		    strcmp(scalar(item), "--allow") == 0) {
+		/*
+		 * Our own EAL arguments are not negotiable: --no-pci keeps the host's NIC safe,
+		 * and the file prefix names the directory the cleanup empties. EAL takes an
+		 * option's last occurrence, so any spelling of these (with '=' or the value
+		 * attached) is refused.
+		 */
+		if (eal_arg_is(scalar(item), "--pci-allowlist") || eal_arg_is(scalar(item), "--allow") ||
+		    eal_arg_is(scalar(item), "--pci-whitelist") || strncmp(scalar(item), "-a", 2) == 0 ||
+		    strncmp(scalar(item), "-w", 2) == 0) {
 			fail_at(ld, item, "'%s': PCI devices are never probed (flowtag runs with "
 					  "--no-pci and vdevs only)", scalar(item));
+			return;
+		}
+		if (eal_arg_is(scalar(item), "--file-prefix")) {
+			fail_at(ld, item, "'%s': set eal.file_prefix instead (a plain name)", scalar(item));
 			return;
 		}
 		cfg->eal_extra[cfg->n_eal_extra++] = strdup(scalar(item));

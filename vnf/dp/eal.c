@@ -94,24 +94,42 @@ eal_start(const struct config *cfg, const char *prog, char *err, size_t err_len)
 	return 0;
 }
 
+/* Files EAL makes in its runtime directory (eal_filesystem.h and the telemetry socket). */
+static bool
+is_eal_runtime_file(const char *name)
+{
+	static const char *const exact[] = {"config", "hugepage_info", "mp_socket"};
+	static const char *const prefixes[] = {"dpdk_telemetry.", "mp_socket_", "fbarray_"};
+	size_t i;
+
+	for (i = 0; i < sizeof(exact) / sizeof(exact[0]); i++)
+		if (strcmp(name, exact[i]) == 0)
+			return true;
+	for (i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++)
+		if (strncmp(name, prefixes[i], strlen(prefixes[i])) == 0)
+			return true;
+	return false;
+}
+
 void
 eal_stop(void)
 {
 	char dir[PATH_MAX];
-
-	DIR *d;
 	struct dirent *de;
+	DIR *d;
 
 	/*
 	 * EAL leaves its runtime directory behind (the telemetry socket goes only at exit).
-	 * The file prefix is unique to this instance, so everything in it is ours to remove.
+	 * The file prefix is unique to this instance and a plain name (config.c), so the
+	 * directory is ours; still, only the files EAL makes there are removed, then the
+	 * directory if that emptied it.
 	 */
 	snprintf(dir, sizeof(dir), "%s", rte_eal_get_runtime_dir());
 	rte_eal_cleanup();
 	if (dir[0] == '\0' || (d = opendir(dir)) == NULL)
 		return;
 	while ((de = readdir(d)) != NULL)
-		if (de->d_name[0] != '.')
+		if (is_eal_runtime_file(de->d_name))
 			unlinkat(dirfd(d), de->d_name, 0);
 	closedir(d);
 	rmdir(dir);
