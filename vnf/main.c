@@ -22,6 +22,8 @@
 #include <rte_cycles.h>
 
 #include "api.h"
+#include "replay.h"
+#include "telemetry.h"
 #include "capture.h"
 #include "control.h"
 #include "config.h"
@@ -174,42 +176,50 @@ print_sf_summary(const struct datapath *dp, const struct config *cfg)
 	}
 }
 
-/* Run the data path until it finishes (replay) or a signal stops it (run, sf). */
 /* How drive() runs the data path. */
 struct drive_opts {
-	uint64_t rx_target; /* replay: packets in the input; 0 = run until stopped */
+	struct replay *replay; /* the input, for flowtag replay; NULL: the configured ports */
 	const char *records_path;
 	bool service_function;
-	bool loop; /* replay --loop */
-	uint32_t loop_pause_ms;
-	uint32_t replay_pps;
 	const char *api_listen; /* NULL / "" = no API */
 };
 
-/* The bearer token from its file (first line), or "" for none. */
+/*
+ * The bearer token from its file: the first line, at most API_TOKEN_MAX bytes (a longer one
+ * is refused, not cut short). NULL and 0 for none; -1 with the reason printed.
+ */
 static int
-read_token(const struct config *cfg, char *token, size_t len)
+read_token(const char *path, char **token)
 {
+	char buf[API_TOKEN_MAX + 2];
+	size_t n;
 	FILE *f;
 
-	token[0] = '\0';
-	if (cfg->api_token_file[0] == '\0')
+	*token = NULL;
+	if (path[0] == '\0')
 		return 0;
-	f = fopen(cfg->api_token_file, "r");
-	if (f == NULL || fgets(token, (int)len, f) == NULL) {
-		fprintf(stderr, "flowtag: api.token_file %s: %s\n", cfg->api_token_file,
+	f = fopen(path, "r");
+	if (f == NULL || fgets(buf, sizeof(buf), f) == NULL) {
+		fprintf(stderr, "flowtag: api.token_file %s: %s\n", path,
 			f == NULL ? strerror(errno) : "empty");
 		if (f != NULL)
 			fclose(f);
 		return -1;
 	}
 	fclose(f);
-	token[strcspn(token, "\r\n")] = '\0';
-	if (token[0] == '\0') {
-		fprintf(stderr, "flowtag: api.token_file %s: empty\n", cfg->api_token_file);
+	n = strcspn(buf, "\r\n");
+	if (n > API_TOKEN_MAX || (buf[n] == '\0' && strlen(buf) > API_TOKEN_MAX)) {
+		fprintf(stderr, "flowtag: api.token_file %s: the token is longer than %d bytes\n",
+			path, API_TOKEN_MAX);
 		return -1;
 	}
-	return 0;
+	buf[n] = '\0';
+	if (n == 0) {
+		fprintf(stderr, "flowtag: api.token_file %s: empty\n", path);
+		return -1;
+	}
+	*token = strdup(buf);
+	return *token != NULL ? 0 : -1;
 }
 
 static char *
@@ -269,44 +279,48 @@ open_records(const char *path, bool truncate)
 static int
 drive(struct config *cfg, const struct drive_opts *o, const char *prog)
 {
-	const uint64_t rx_target = o->rx_target;
-	const char *records_path = o->records_path;
-	const bool service_function = o->service_function;
+	const bool replaying = o->replay != NULL;
 	struct control_params cp = {0};
 	struct api api;
 	struct policy *policy = compile_policy(cfg);
 	struct datapath_params dpp = {0};
 	struct record_sink sink = {0};
-	struct datapath *dp;
+	struct datapath *dp = NULL;
 	char err[512];
 	int rc = 0;
 
+	memset(&api, 0, sizeof(api));
 	if (policy == NULL)
 		return EXIT_USAGE;
-	if (records_path != NULL && records_path[0] != '\0') {
-		sink.f = open_records(records_path, rx_target > 0);
+	if (o->records_path != NULL && o->records_path[0] != '\0') {
+		sink.f = open_records(o->records_path, replaying);
 		if (sink.f == NULL) {
 			policy_destroy(policy);
 			return 1;
 		}
 	}
-	if (eal_start(cfg, prog, err, sizeof(err)) != 0) {
-		fprintf(stderr, "flowtag: %s\n", err);
+	if (read_token(cfg->api_token_file, &api.token) != 0) {
 		if (sink.f != NULL)
 			fclose(sink.f);
 		policy_destroy(policy);
-		return 1;
+		return EXIT_USAGE;
+	}
+	if (eal_start(cfg, prog, err, sizeof(err)) != 0) {
+		fprintf(stderr, "flowtag: %s\n", err);
+		rc = 1;
+		goto out;
+	}
+	if (replaying && replay_attach(o->replay, err, sizeof(err)) != 0) {
+		fprintf(stderr, "flowtag: %s\n", err);
+		rc = 1;
+		goto out;
 	}
 	dpp.cfg = cfg;
-	dpp.rx_target = rx_target;
-	dpp.lossless_records = rx_target > 0;
+	dpp.input = replaying ? replay_input(o->replay) : NULL;
 	dpp.on_record = write_record;
 	dpp.record_ctx = &sink;
 	dpp.policy = policy;
-	dpp.service_function = service_function;
-	dpp.loop = o->loop;
-	dpp.loop_pause_ms = o->loop_pause_ms;
-	dpp.replay_pps = o->replay_pps;
+	dpp.service_function = o->service_function;
 	dp = datapath_create(&dpp, err, sizeof(err));
 	policy = NULL; /* the data path owns it now (and frees it, even when it failed) */
 	if (dp == NULL) {
@@ -315,35 +329,41 @@ drive(struct config *cfg, const struct drive_opts *o, const char *prog)
 		goto out;
 	}
 	sink.dp = dp;
-	memset(&api, 0, sizeof(api));
 	api.dp = dp;
 	api.started_unix = (uint64_t)time(NULL);
-	if (read_token(cfg, api.token, sizeof(api.token)) != 0) {
-		rc = EXIT_USAGE;
-		goto out;
-	}
 	api.policy_text = strcmp(cfg->path, "(defaults)") != 0 ? slurp(cfg->path) : NULL;
 	snprintf(api.policy_source, sizeof(api.policy_source), "%s", cfg->path);
-	if (!service_function)
-		api_register_telemetry(&api);
+	if (!o->service_function && telemetry_register() != 0)
+		fprintf(stderr, "flowtag: DPDK telemetry commands not registered\n");
 	if (datapath_start(dp) != 0) {
 		fprintf(stderr, "flowtag: cannot launch the workers\n");
 		rc = 1;
 		goto out;
 	}
 	cp.dp = dp;
-	cp.api = service_function ? NULL : &api;
+	cp.api = o->service_function ? NULL : &api;
 	cp.listen = o->api_listen;
-	cp.max_body = cfg->api_max_body;
+	cp.limits.max_connections = cfg->api_max_connections;
+	cp.limits.max_header_bytes = cfg->api_max_header_bytes;
+	cp.limits.max_body_bytes = cfg->api_max_body;
+	cp.limits.idle_timeout_ms = cfg->api_idle_timeout_s * 1000;
+	cp.limits.request_timeout_ms = cfg->api_request_timeout_s * 1000;
+	cp.limits.write_timeout_ms = 30000;
 	cp.config_path = strcmp(cfg->path, "(defaults)") != 0 ? cfg->path : NULL;
 	if (control_run(&cp, err, sizeof(err)) != 0) {
 		fprintf(stderr, "flowtag: %s\n", err);
 		rc = 1;
 		datapath_stop(dp);
-		while (!datapath_poll(dp))
+	}
+	/* Let the lcores finish (bounded) before the figures, so they are the final ones. */
+	{
+		uint64_t give_up = rte_get_timer_cycles() + 30 * rte_get_timer_hz();
+
+		datapath_stop(dp);
+		while (!datapath_poll(dp) && rte_get_timer_cycles() < give_up)
 			rte_delay_us_sleep(1000);
 	}
-	if (service_function) {
+	if (o->service_function) {
 		print_sf_summary(dp, cfg);
 	} else {
 		print_summary(dp, &sink);
@@ -353,15 +373,33 @@ drive(struct config *cfg, const struct drive_opts *o, const char *prog)
 			datapath_shared_pool_bytes(dp));
 	}
 out:
+	api_release(&api);
 	datapath_destroy(dp);
-	free(api.policy_text);
 	eal_stop();
 	policy_destroy(policy);
 	if (sink.f != NULL && fclose(sink.f) != 0) {
-		fprintf(stderr, "flowtag: %s: %s\n", records_path, strerror(errno));
+		fprintf(stderr, "flowtag: %s: %s\n", o->records_path, strerror(errno));
 		rc = 1;
 	}
 	return rc;
+}
+
+/* A whole number from 0 to max for option `what`; -1 with the message printed. */
+static int
+parse_count(const char *text, const char *what, uint32_t max, uint32_t *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(text, &end, 10);
+	if (text[0] == '\0' || text[0] == '-' || *end != '\0' || errno != 0 || v > max) {
+		fprintf(stderr, "flowtag replay: %s must be a whole number from 0 to %u, found '%s'\n",
+			what, max, text);
+		return -1;
+	}
+	*out = (uint32_t)v;
+	return 0;
 }
 
 /* `COMMAND -c FILE` (check, run, sf): load FILE, or say what is wrong. 0, or an exit code. */
@@ -431,6 +469,7 @@ cmd_run(int argc, char **argv, const char *prog, bool service_function)
 				       .service_function = service_function,
 				       .api_listen = service_function ? NULL : cfg.api_listen};
 
+
 		rc = drive(&cfg, &o, prog);
 	}
 	config_release(&cfg);
@@ -450,12 +489,13 @@ cmd_replay(int argc, char **argv, const char *prog)
 		{"pps", required_argument, NULL, 'r'},
 		{NULL, 0, NULL, 0},
 	};
-	struct drive_opts dro = {.loop_pause_ms = 1000};
-	const char *path = NULL, *flows = NULL, *out = NULL, *tmpdir;
-	char tmp[256], err[1024];
+	struct replay_params rp = {.loop_pause_ms = 1000};
+	struct drive_opts dro = {0};
+	const char *path = NULL, *flows = NULL;
+	struct replay *replay;
+	char err[1024];
 	struct config cfg;
-	uint64_t packets = 0;
-	int c, fd, rc, n;
+	int c, n, rc;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "c:", opts, NULL)) != -1) {
@@ -467,19 +507,21 @@ cmd_replay(int argc, char **argv, const char *prog)
 			flows = optarg;
 			break;
 		case 'o':
-			out = optarg;
+			rp.out_path = optarg;
 			break;
 		case 'l':
-			dro.loop = true;
+			rp.loop = true;
 			break;
 		case 'p':
-			dro.loop_pause_ms = (uint32_t)strtoul(optarg, NULL, 10);
+			if (parse_count(optarg, "--loop-pause", 3600000, &rp.loop_pause_ms) != 0)
+				return EXIT_USAGE;
 			break;
 		case 'a':
 			dro.api_listen = optarg;
 			break;
 		case 'r':
-			dro.replay_pps = (uint32_t)strtoul(optarg, NULL, 10);
+			if (parse_count(optarg, "--pps", 100000000, &rp.pps) != 0)
+				return EXIT_USAGE;
 			break;
 		default:
 			usage(stderr);
@@ -492,34 +534,25 @@ cmd_replay(int argc, char **argv, const char *prog)
 	}
 	if (load_config(&cfg, path) != 0)
 		return EXIT_USAGE;
-	if (out != NULL) {
+	if (rp.out_path != NULL) {
 		struct stat st;
 
 		/* net_pcap opens --out by name and would follow a link: refuse one. */
-		if (lstat(out, &st) == 0 && S_ISLNK(st.st_mode)) {
+		if (lstat(rp.out_path, &st) == 0 && S_ISLNK(st.st_mode)) {
 			fprintf(stderr, "flowtag replay: %s: a symbolic link: refused (give the file "
-					"itself)\n", out);
+					"itself)\n", rp.out_path);
 			config_release(&cfg);
 			return EXIT_USAGE;
 		}
 	}
-
-	/* One Ethernet pcap from all inputs: what the net_pcap vdev reads. */
-	tmpdir = getenv("TMPDIR") != NULL ? getenv("TMPDIR") : "/tmp";
-	snprintf(tmp, sizeof(tmp), "%s/flowtag-replay-XXXXXX.pcap", tmpdir);
-	fd = mkstemps(tmp, 5);
-	if (fd < 0) {
-		fprintf(stderr, "flowtag replay: %s: %s\n", tmp, strerror(errno));
-		return 1;
-	}
-	close(fd);
-	if (capture_normalize((const char *const *)argv + optind, argc - optind, tmp, &packets, err,
-			      sizeof(err)) != 0) {
+	rp.captures = (const char *const *)argv + optind;
+	rp.n_captures = argc - optind;
+	replay = replay_create(&rp, err, sizeof(err));
+	if (replay == NULL) {
 		fprintf(stderr, "flowtag replay: %s\n", err);
-		unlink(tmp);
+		config_release(&cfg);
 		return 1;
 	}
-
 	/*
 	 * Replay runs anywhere: anonymous memory instead of hugepages (an ordinary user has
 	 * none), and the capture as the only port, sent back out to --out or dropped.
@@ -527,35 +560,34 @@ cmd_replay(int argc, char **argv, const char *prog)
 	cfg.hugepages = false;
 	cfg.n_ports = 1;
 	snprintf(cfg.ports[0].name, sizeof(cfg.ports[0].name), "replay");
-	n = out != NULL ? snprintf(cfg.ports[0].vdev, sizeof(cfg.ports[0].vdev),
-				   "net_pcap_replay,rx_pcap=%s,tx_pcap=%s", tmp, out)
-			: snprintf(cfg.ports[0].vdev, sizeof(cfg.ports[0].vdev),
-				   "net_pcap_replay,rx_pcap=%s", tmp);
+	n = snprintf(cfg.ports[0].vdev, sizeof(cfg.ports[0].vdev), "%s", replay_vdev(replay));
 	if (n < 0 || (size_t)n >= sizeof(cfg.ports[0].vdev)) {
 		fprintf(stderr, "flowtag replay: the --out path or TMPDIR is too long\n");
-		unlink(tmp);
+		replay_destroy(replay);
+		config_release(&cfg);
 		return EXIT_USAGE;
 	}
+	cfg.ports[0].is_return = false;
 	if (cfg.file_prefix[0] == '\0')
 		snprintf(cfg.file_prefix, sizeof(cfg.file_prefix), "flowtag-replay-%ld", (long)getpid());
 
-	if (packets == 0) {
+	if (replay_packets(replay) == 0) {
 		/* Nothing to send through: still honour --flows and --out with empty files. */
-		FILE *f = flows != NULL ? fopen(flows, "w") : NULL;
+		FILE *f = flows != NULL ? open_records(flows, true) : NULL;
 
 		if (f != NULL)
 			fclose(f);
-		if (out != NULL)
-			rename(tmp, out);
-		unlink(tmp);
+		if (rp.out_path != NULL)
+			capture_write_empty(rp.out_path);
 		fprintf(stderr, "flowtag: 0 packets in the input\n");
+		replay_destroy(replay);
 		config_release(&cfg);
 		return 0;
 	}
-	dro.rx_target = packets;
+	dro.replay = replay;
 	dro.records_path = flows != NULL ? flows : cfg.records_path;
 	rc = drive(&cfg, &dro, prog);
-	unlink(tmp);
+	replay_destroy(replay);
 	config_release(&cfg);
 	return rc;
 }

@@ -11,9 +11,11 @@ import collections
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 
@@ -222,8 +224,384 @@ def test_files(a, tmp):
     shutil.rmtree(rundir, ignore_errors=True)
 
 
+class HealthWatch(threading.Thread):
+    """Asks /v1/health every 200 ms while a test runs: the slowest answer and the failures
+    (a control thread blocked on a worker shows up here first)."""
+
+    def __init__(self, url):
+        super().__init__(daemon=True)
+        self.url, self.stop_flag = url, threading.Event()
+        self.slowest, self.failures, self.asked = 0.0, [], 0
+
+    def run(self):
+        while not self.stop_flag.is_set():
+            t0 = time.monotonic()
+            try:
+                st = http("GET", self.url + "/v1/health", timeout=3)[0]
+                if st != 200:
+                    self.failures.append("status %d" % st)
+            except OSError as e:
+                self.failures.append(str(e))
+            self.slowest = max(self.slowest, time.monotonic() - t0)
+            self.asked += 1
+            self.stop_flag.wait(0.2)
+
+    def finish(self):
+        self.stop_flag.set()
+        self.join(timeout=10)
+        return self
+
+
+def summary_counts(log):
+    """(packets in, out, dropped, flows, records written) from flowtag's exit summary."""
+    import re
+    m = re.search(r"(\d+) packets in, (\d+) out, (\d+) dropped; (\d+) flows .*; (\d+) records "
+                  r"written", log)
+    return tuple(int(x) for x in m.groups()) if m else None
+
+
+def test_swaps_and_flows_under_load(a, tmp):
+    """The deadlock: a looping replay of 60,000 flows at 20,000 packets/s, with GET /v1/flows
+    and PUT /v1/policy in loops. The control thread used to wait for the workers with no bound
+    (RCU synchronize) while a worker waited for the control thread to drain its record ring:
+    health died within 8 s and only SIGKILL ended it. Now: health answers throughout, every
+    swap and query gets its answer, SIGTERM ends it cleanly, no record is lost."""
+    pcap = os.path.join(tmp, "random60k.pcap")
+    craft.craft("random_flows", pcap, flows=60000)
+    cfg = os.path.join(tmp, "swaps.yaml")
+    with open(cfg, "w") as f:
+        f.write(MD2_POLICY)
+    d = Daemon(a.flowtag, cfg, pcap, tmp, "swaps", pps=20000, loop_pause=0)
+    watch = HealthWatch(d.url)
+    watch.start()
+    stop = threading.Event()
+    results = collections.Counter()
+
+    def flows_loop():
+        while not stop.is_set():
+            try:
+                results["flows %d" % http("GET", d.url + "/v1/flows?limit=1000", timeout=10)[0]] += 1
+            except OSError:
+                results["flows error"] += 1
+
+    def swap_loop():
+        v = 10
+        while not stop.is_set():
+            v += 1
+            body = (MD2_POLICY + "policy: {version: %d}\n" % v).encode()
+            try:
+                results["swap %d" % http("PUT", d.url + "/v1/policy", body, timeout=10)[0]] += 1
+            except OSError:
+                results["swap error"] += 1
+
+    workers = [threading.Thread(target=flows_loop, daemon=True) for _ in range(2)] + \
+              [threading.Thread(target=swap_loop, daemon=True) for _ in range(2)]
+    for t in workers:
+        t.start()
+    time.sleep(15)
+    stop.set()
+    for t in workers:
+        t.join(timeout=15)
+    watch.finish()
+    st, body, _ = http("GET", d.url + "/v1/stats")
+    rc, log = d.stop(timeout=20)
+    counts = summary_counts(log)
+    lines = sum(1 for _ in open(d.records))
+    bad = {k: v for k, v in results.items() if not k.endswith("200")}
+    check(not watch.failures and watch.slowest < 1.0,
+          "swaps+flows under load: /v1/health answered %d times, slowest %.3f s, %d failures"
+          % (watch.asked, watch.slowest, len(watch.failures)))
+    check(results["swap 200"] > 20 and results["flows 200"] > 20 and not bad,
+          "swaps+flows under load: %d swaps and %d flow queries answered 200 (others: %s)"
+          % (results["swap 200"], results["flows 200"], bad))
+    check(rc == 0, "swaps+flows under load: SIGTERM ends it, exit %s" % rc)
+    check(counts is not None and counts[3] == counts[4] == lines,
+          "swaps+flows under load: no record lost (%s flows, %s records, %d lines)"
+          % (counts and counts[3], counts and counts[4], lines))
+
+
+def raw_exchange(port, data, timeout=5.0, read=True):
+    """Send bytes on a fresh connection; the answer's bytes until close (or timeout)."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    try:
+        s.sendall(data)
+        out = b""
+        while read:
+            try:
+                chunk = s.recv(65536)
+            except socket.timeout:
+                break
+            if not chunk:
+                break
+            out += chunk
+        return out
+    finally:
+        s.close()
+
+
+def status_of(answer):
+    try:
+        return int(answer.split(b" ", 2)[1])
+    except (IndexError, ValueError):
+        return None
+
+
+def json_body(answer):
+    try:
+        return json.loads(answer.split(b"\r\n\r\n", 1)[1].decode("utf-8"))
+    except (IndexError, ValueError):
+        return None
+
+
+def proc_cpu_s(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_api_limits(a, tmp):
+    """The API under abuse: thousands of idle connections, a 96 MB header line, a request
+    trickled in a byte at a time, a body over the limit, clients that hang up while the
+    workers answer, pipelined requests; every refusal JSON with its status, health answering
+    throughout, nothing left in flight."""
+    pcap = os.path.join(tmp, "api-limits.pcap")
+    craft.craft("random_flows", pcap, flows=5000)
+    cfg = os.path.join(tmp, "api-limits.yaml")
+    with open(cfg, "w") as f:
+        f.write(MD2_POLICY + "api: {max_connections: 64, request_timeout_s: 2, idle_timeout_s: 30,"
+                " max_body_bytes: 4096, max_header_bytes: 8192}\n")
+    d = Daemon(a.flowtag, cfg, pcap, tmp, "api-limits", pps=5000, loop_pause=0)
+    watch = HealthWatch(d.url)
+    watch.start()
+    try:
+        # 2,000 idle connections: the server keeps 64, closing the oldest idle for newcomers.
+        import resource
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 8192), hard))
+        idle = []
+        for _ in range(2000):
+            try:
+                idle.append(socket.create_connection(("127.0.0.1", d.port), timeout=5))
+            except OSError:
+                break
+        time.sleep(0.5)
+        st, body, _ = http("GET", d.url + "/v1/stats")
+        api = json.loads(body)["api"] if st == 200 else {}
+        check(len(idle) == 2000 and st == 200 and api.get("connections_open", 99) <= 64 and
+              api.get("idle_closed", 0) >= 1900,
+              "api limits: 2,000 idle connections: %s kept open (max 64), %s closed to make room, "
+              "the API still answers" % (api.get("connections_open"), api.get("idle_closed")))
+        for c in idle:
+            c.close()
+        # A 96 MB header line: refused at 8 KB with 431, not buffered.
+        t0 = time.monotonic()
+        s = socket.create_connection(("127.0.0.1", d.port), timeout=10)
+        s.sendall(b"GET /v1/health HTTP/1.1\r\nX-Big: ")
+        sent, ans = 0, b""
+        try:
+            chunk = b"a" * 65536
+            while sent < 96 << 20:
+                s.sendall(chunk)
+                sent += len(chunk)
+        except OSError:
+            pass  # the server closed on us after its 431: what it should do
+        try:
+            while True:
+                part = s.recv(65536)
+                if not part:
+                    break
+                ans += part
+        except OSError:
+            pass
+        s.close()
+        rss = 0
+        with open("/proc/%d/status" % d.p.pid) as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    rss = int(line.split()[1]) // 1024
+        check(status_of(ans) == 431 and json_body(ans) is not None and sent < 96 << 20,
+              "api limits: a 96 MB header line: 431 (JSON) after %d KB sent, in %.2f s; RSS %d MB"
+              % (sent // 1024, time.monotonic() - t0, rss))
+        # A request trickled a byte at a time: 408 once request_timeout_s (2 s) has passed.
+        s = socket.create_connection(("127.0.0.1", d.port), timeout=10)
+        t0, ans = time.monotonic(), b""
+        try:
+            for ch in b"GET /v1/health HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"z" * 100:
+                s.sendall(bytes([ch]))
+                time.sleep(0.1)
+        except OSError:
+            pass
+        try:
+            ans = s.recv(65536)
+        except OSError:
+            pass
+        s.close()
+        check(status_of(ans) == 408 and time.monotonic() - t0 < 5,
+              "api limits: a request trickled in: 408 (JSON) after %.1f s" % (time.monotonic() - t0))
+        # A body over api.max_body_bytes: 413 JSON, the body unread.
+        ans = raw_exchange(d.port, b"PUT /v1/policy HTTP/1.1\r\nContent-Length: 999999\r\n\r\n" +
+                           b"x" * 100)
+        check(status_of(ans) == 413 and "api.max_body_bytes" in (json_body(ans) or {}).get("error", ""),
+              "api limits: a body over the limit: 413 JSON")
+        bad = [raw_exchange(d.port, req) for req in (
+            b"GET /v1/health HTTP/2.0\r\n\r\n", b"GET\r\n\r\n",
+            b"GET /v1/health HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n",
+            b"POST /v1/flows/flush HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n",
+            b"GET /v1/%00stats HTTP/1.1\r\n\r\n", b"GET /v1/health HTTP/1.1\r\n folded\r\n\r\n",
+            b"GET /" + b"a" * 5000 + b" HTTP/1.1\r\n\r\n")]
+        codes = [status_of(x) for x in bad]
+        check(codes == [505, 400, 400, 501, 400, 400, 414] and all(json_body(x) for x in bad),
+              "api limits: malformed requests get 505/400/400/501/400/400/414 with JSON (%s)" % codes)
+        # Pipelined: two requests in one write, two answers in order.
+        ans = raw_exchange(d.port, b"GET /v1/health HTTP/1.1\r\n\r\nGET /v1/nothing HTTP/1.1\r\n"
+                           b"Connection: close\r\n\r\n")
+        check(ans.count(b"HTTP/1.1 200") == 1 and ans.index(b"HTTP/1.1 200") <
+              ans.index(b"HTTP/1.1 404"), "api limits: pipelined requests answered in order")
+        # Clients that hang up while the workers answer: nothing is left in flight.
+        for _ in range(40):
+            c = socket.create_connection(("127.0.0.1", d.port), timeout=5)
+            c.sendall(b"GET /v1/flows?limit=10000 HTTP/1.1\r\n\r\n")
+            c.close()
+        deadline, left = time.time() + 10, None
+        while time.time() < deadline:
+            left = json.loads(http("GET", d.url + "/v1/stats")[1])["requests"]["in_flight"]
+            if left == 0:
+                break
+            time.sleep(0.2)
+        check(left == 0, "api limits: 40 clients hang up mid-request: none left in flight")
+    finally:
+        watch.finish()
+        rc, log = d.stop(timeout=20)
+    check(not watch.failures and watch.slowest < 2.0,
+          "api limits: /v1/health answered %d times throughout, slowest %.3f s, failures %s"
+          % (watch.asked, watch.slowest, watch.failures[:3]))
+    check(rc == 0 and log.count("cannot accept") < 5, "api limits: exit %s, quiet log" % rc)
+
+
+def test_fd_exhaustion(a, tmp):
+    """Out of file descriptors, accept() fails for every waiting client: it used to spin at
+    100% CPU writing 63 MB of log in 10 s while health timed out. Now it pauses and retries,
+    logs at most every 10 s, and serves again as soon as descriptors are free."""
+    pcap = os.path.join(tmp, "fd.pcap")
+    craft.craft("random_flows", pcap, flows=1000)
+    cfg = os.path.join(tmp, "fd.yaml")
+    with open(cfg, "w") as f:
+        f.write(MD2_POLICY + "api: {max_connections: 5000}\n")
+    if shutil.which("prlimit") is None:
+        check(False, "fd exhaustion: prlimit (util-linux) is installed")
+        return
+    d = Daemon(a.flowtag, cfg, pcap, tmp, "fd", pps=1000, loop_pause=0)
+    subprocess.run(["prlimit", "--pid", str(d.p.pid), "--nofile=256:256"], check=True)
+    held = []
+    try:
+        for _ in range(600):
+            try:
+                held.append(socket.create_connection(("127.0.0.1", d.port), timeout=2))
+            except OSError:
+                break
+        time.sleep(1.0)
+        cpu0, t0 = proc_cpu_s(d.p.pid), time.monotonic()
+        time.sleep(5.0)
+        cpu = (proc_cpu_s(d.p.pid) - cpu0) / (time.monotonic() - t0)
+        log_size = os.path.getsize(d.log_path)
+        for c in held:
+            c.close()
+        held = []
+        time.sleep(1.0)
+        st, body, _ = http("GET", d.url + "/v1/stats", timeout=5)
+        errors = json.loads(body)["api"]["accept_errors"] if st == 200 else None
+        check(cpu < 0.5 and log_size < 20000,
+              "fd exhaustion: %.0f%% of a core while out of descriptors, log %d bytes"
+              % (cpu * 100, log_size))
+        check(st == 200 and errors and errors > 0,
+              "fd exhaustion: serves again once descriptors are free (%s accept errors counted)"
+              % errors)
+    finally:
+        for c in held:
+            c.close()
+        rc, _ = d.stop(timeout=20)
+    check(rc == 0, "fd exhaustion: exit %s" % rc)
+
+
+def test_hostile_policy_bodies(a, tmp):
+    """PUT /v1/policy and GET /v1/flows with what an attacker sends: deep YAML, thousands of
+    anchors, multi-document YAML, a body of comments, the last version number, junk CIDRs;
+    each refused with its reason (and line:col), quickly, the old policy kept."""
+    pcap = os.path.join(tmp, "bodies.pcap")
+    craft.craft("random_flows", pcap, flows=500)
+    cfg = os.path.join(tmp, "bodies.yaml")
+    with open(cfg, "w") as f:
+        f.write(MD2_POLICY + "api: {max_body_bytes: 1048576}\n")
+    d = Daemon(a.flowtag, cfg, pcap, tmp, "bodies", pps=500, loop_pause=0)
+    try:
+        cases = [
+            ("rules: " + "[" * 80000, 400, "nested deeper than 32"),
+            ("rules: " + "{a: " * 100000, 400, "nested deeper than 32"),
+            ("chains:\n" + "".join(" - &a%d x\n" % i for i in range(60000)), 400, "anchors"),
+            ("policy: {version: 5}\n---\nrules: []\n", 400, "second YAML document"),
+            ("# nothing but a comment\n", 400, "no policy in the body"),
+        ]
+        for body, want, text in cases:
+            t0 = time.monotonic()
+            st, ans, _ = http("PUT", d.url + "/v1/policy", body.encode(), timeout=30)
+            took = time.monotonic() - t0
+            e = json.loads(ans)
+            check(st == want and text in e["error"] and e["line"] >= 1 and took < 1.0,
+                  "policy bodies: %r...: %d in %.3f s (%s)" % (body[:24], st, took, e["error"][:70]))
+        st, _, _ = http("PUT", d.url + "/v1/policy",
+                        (MD2_POLICY + "policy: {version: 4294967295}\n").encode())
+        st2, ans, _ = http("PUT", d.url + "/v1/policy", MD2_POLICY.encode())
+        check(st == 200 and st2 == 400 and "last version" in json.loads(ans)["error"],
+              "policy bodies: the version never wraps from 2^32-1 to 0 (%d, %d)" % (st, st2))
+        st, ans, _ = http("GET", d.url + "/v1/policy")
+        check(json.loads(ans)["version"] == 4294967295, "policy bodies: the last good policy stays")
+        codes = [http("GET", d.url + "/v1/flows?cidr=" + c)[0] for c in
+                 ("10.0.0.0/abc", "10.0.0.0/8junk", "10.0.0.0/-0", "10.0.0.0/", "10.0.0.0/33",
+                  "::1/129", "10.0.0.0/+8")]
+        good = [http("GET", d.url + "/v1/flows?cidr=" + c)[0] for c in ("10.0.0.0/8", "::/0", "10.1.2.3")]
+        check(codes == [400] * 7 and good == [200] * 3,
+              "flows query: junk CIDRs get 400 %s, good ones 200 %s" % (codes, good))
+        st, ans, _ = http("GET", d.url + "/v1/flows?host=" + "%41" * 400)
+        check(st == 200 or st == 400, "flows query: a 400-byte host glob is bounded (%d)" % st)
+    finally:
+        rc, _ = d.stop(timeout=20)
+    check(rc == 0, "policy bodies: exit %s" % rc)
+
+
+def test_long_token(a, tmp):
+    """A bearer token longer than the old 255-byte buffer was cut short silently (so the
+    token that worked was not the one in the file). Up to 4 KiB works whole; beyond, flowtag
+    refuses to start and says why."""
+    pcap = os.path.join(tmp, "token.pcap")
+    craft.craft("random_flows", pcap, flows=100)
+    tok = os.path.join(tmp, "token")
+    long_token = "t" * 3000
+    with open(tok, "w") as f:
+        f.write(long_token + "\n")
+    os.chmod(tok, 0o600)
+    cfg = os.path.join(tmp, "token.yaml")
+    with open(cfg, "w") as f:
+        f.write("api: {token_file: %s}\n" % tok)
+    d = Daemon(a.flowtag, cfg, pcap, tmp, "token", pps=100, loop_pause=0)
+    try:
+        codes = (http("GET", d.url + "/v1/stats", token=long_token)[0],
+                 http("GET", d.url + "/v1/stats", token=long_token[:255])[0])
+    finally:
+        d.stop()
+    check(codes == (200, 401), "long token: the whole 3,000-byte token works, its first 255 "
+          "bytes do not %s" % (codes,))
+    with open(tok, "w") as f:
+        f.write("t" * 5000 + "\n")
+    r = subprocess.run([a.flowtag, "replay", "-c", cfg, "--api", "127.0.0.1:1", pcap],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    check(r.returncode != 0 and "longer than 4096 bytes" in r.stdout,
+          "long token: a 5,000-byte token is refused at start (%s)" % r.stdout.strip()[-80:])
+
+
 TESTS = {"long_hosts": test_long_hosts, "hostile_names": test_hostile_names,
-         "files": test_files}
+         "files": test_files, "swaps_and_flows": test_swaps_and_flows_under_load,
+         "api_limits": test_api_limits, "fd_exhaustion": test_fd_exhaustion,
+         "policy_bodies": test_hostile_policy_bodies, "long_token": test_long_token}
 
 
 def main():

@@ -41,6 +41,10 @@ config_defaults(struct config *cfg)
 	cfg->oversize_drop = true;
 	snprintf(cfg->api_listen, sizeof(cfg->api_listen), "127.0.0.1:8080");
 	cfg->api_max_body = 1 << 20;
+	cfg->api_max_connections = 256;
+	cfg->api_max_header_bytes = 8192;
+	cfg->api_idle_timeout_s = 15;
+	cfg->api_request_timeout_s = 10;
 }
 
 const struct policy_spec *
@@ -554,10 +558,34 @@ api_body(struct loader *ld, struct config *cfg, const char *key, yaml_node_t *v)
 {
 	get_uint(ld, v, key, 1024, 64u << 20, &cfg->api_max_body);
 }
+static void
+api_connections(struct loader *ld, struct config *cfg, const char *key, yaml_node_t *v)
+{
+	get_uint(ld, v, key, 1, 65536, &cfg->api_max_connections);
+}
+static void
+api_header(struct loader *ld, struct config *cfg, const char *key, yaml_node_t *v)
+{
+	get_uint(ld, v, key, 1024, 1u << 20, &cfg->api_max_header_bytes);
+}
+static void
+api_idle(struct loader *ld, struct config *cfg, const char *key, yaml_node_t *v)
+{
+	get_uint(ld, v, key, 1, 3600, &cfg->api_idle_timeout_s);
+}
+static void
+api_request(struct loader *ld, struct config *cfg, const char *key, yaml_node_t *v)
+{
+	get_uint(ld, v, key, 1, 3600, &cfg->api_request_timeout_s);
+}
 static const struct key_def api_keys[] = {
 	{"listen", api_listen},
 	{"token_file", api_token},
 	{"max_body_bytes", api_body},
+	{"max_connections", api_connections},
+	{"max_header_bytes", api_header},
+	{"idle_timeout_s", api_idle},
+	{"request_timeout_s", api_request},
 	{NULL, NULL},
 };
 static void

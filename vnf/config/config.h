@@ -77,6 +77,10 @@ struct config {
 	char api_listen[128]; /* "ADDR:PORT"; "" = no API */
 	char api_token_file[CONFIG_STR_MAX]; /* a file holding the bearer token; "" = none */
 	uint32_t api_max_body; /* bytes; larger requests get 413 */
+	uint32_t api_max_connections; /* open at once; beyond, the oldest idle one goes, or 503 */
+	uint32_t api_max_header_bytes; /* a request's head; 431 beyond */
+	uint32_t api_idle_timeout_s; /* an idle keep-alive connection closes after this */
+	uint32_t api_request_timeout_s; /* a request must arrive whole within this (408) */
 
 	/* chains:, rules:, policy: (NULL until the file has one of them: pass everything) */
 	struct policy_spec *policy;

@@ -237,3 +237,16 @@ capture_normalize(const char *const *inputs, int n, const char *out_path, uint64
 	pcap_close(dead);
 	return rc;
 }
+
+int
+capture_write_empty(const char *path)
+{
+	pcap_t *dead = pcap_open_dead(DLT_EN10MB, OUT_SNAPLEN);
+	pcap_dumper_t *d = dead != NULL ? pcap_dump_open(dead, path) : NULL;
+
+	if (d != NULL)
+		pcap_dump_close(d);
+	if (dead != NULL)
+		pcap_close(dead);
+	return d != NULL ? 0 : -1;
+}

@@ -21,6 +21,9 @@
 int capture_normalize(const char *const *inputs, int n, const char *out_path, uint64_t *packets,
 		      char *err, size_t err_len);
 
+/* An Ethernet pcap with no packets at `path` (replay --out of an empty input). 0 or -1. */
+int capture_write_empty(const char *path);
+
 /* Turn one link-layer frame into an Ethernet frame in `out` (pure; exposed for the fuzzer).
  * Returns the Ethernet frame length, or -1 for an unsupported link type. */
 int capture_to_ethernet(int linktype, const uint8_t *in, uint32_t in_len, uint8_t *out,

@@ -129,10 +129,17 @@ bool flow_key_from_packet(const struct parse_info *pi, struct flow_key *key);
 
 /*
  * Keyed with the process's secret (keyed_hash.h), so nobody sending packets can choose keys
- * that collide; symmetric by construction (it hashes the canonical key); also used to pick a
- * worker, so both directions of a flow meet there.
+ * that collide; symmetric by construction (it hashes the canonical key).
  */
 uint32_t flow_key_hash(const struct flow_key *key);
+
+/*
+ * Which worker owns a flow: symmetric too (both directions meet), but deliberately not
+ * secret. It only picks a worker, so a crafted set can at worst crowd one worker (no per-flow
+ * cost grows; the table behind it is keyed), and a stable choice keeps nDPI's per-worker
+ * cross-flow caches (its STUN cache, host guesses) seeing the same flows together every run.
+ */
+uint32_t flow_key_dispatch_hash(const struct flow_key *key);
 
 /*
  * Bring the cache lines a lookup of `hash` will read closer, in two steps a burst apart: the

@@ -32,11 +32,10 @@ void keyed_hash_set_secret(const uint64_t secret[KEYED_HASH_SECRET_WORDS]);
 
 extern uint64_t keyed_hash_secret[KEYED_HASH_SECRET_WORDS];
 
-/* A 40-byte key as five native words: 32 bits of hash, all of them usable as an index. */
+/* A 40-byte key as five native words under key k[0..5]: 32 bits, all usable as an index. */
 static inline uint32_t
-keyed_hash_key40(const uint64_t w[5])
+keyed_hash_key40_with(const uint64_t w[5], const uint64_t k[6])
 {
-	const uint64_t *k = keyed_hash_secret;
 	unsigned __int128 acc;
 	uint64_t x;
 
@@ -50,6 +49,13 @@ keyed_hash_key40(const uint64_t w[5])
 	x *= 0xd6e8feb86659fd93ULL;
 	x ^= x >> 32;
 	return (uint32_t)x;
+}
+
+/* The same under the process's secret. */
+static inline uint32_t
+keyed_hash_key40(const uint64_t w[5])
+{
+	return keyed_hash_key40_with(w, keyed_hash_secret);
 }
 
 /* SipHash-2-4 of `len` bytes under the process's secret. */

@@ -644,16 +644,17 @@ worker_test_set_policy_gen(struct worker *w, uint32_t gen)
 
 uint32_t
 worker_visit_flows(struct worker *w, uint32_t cursor, uint32_t budget, bool end,
-		   worker_visit_cb visit, void *ctx)
+		   uint32_t max_flows, worker_visit_cb visit, void *ctx)
 {
-	uint32_t cap = flow_table_capacity(w->flows), last;
+	uint32_t cap = flow_table_capacity(w->flows), last, visited = 0;
 
 	last = cursor + budget < cap && cursor + budget > cursor ? cursor + budget : cap;
-	for (; cursor < last; cursor++) {
+	for (; cursor < last && visited < max_flows; cursor++) {
 		struct flow_entry *e = flow_table_entry_at(w->flows, cursor);
 
 		if (e == NULL)
 			continue;
+		visited++;
 		if (end) {
 			flow_table_end(w->flows, e, FLOW_END_FLUSH); /* its record goes out as usual */
 			if (visit != NULL)

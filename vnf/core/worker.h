@@ -143,14 +143,14 @@ void worker_set_policy(struct worker *w, const struct policy *p);
 void worker_test_set_policy_gen(struct worker *w, uint32_t gen);
 
 /*
- * Visit the flows whose table index is in [cursor, cursor + budget): `visit` gets a record as
- * the flow stands now (with `end` set, the flow is then ended, as by worker_flush). Returns
- * the next cursor, or UINT32_MAX when the table is done. For bounded snapshots and flushes
- * that never stall the data path for long.
+ * Visit the flows whose table index is in [cursor, cursor + budget), at most `max_flows` of
+ * them: `visit` gets a record as the flow stands now (with `end` set, the flow is then ended,
+ * as by worker_flush, and `visit` gets NULL). Returns the next cursor, or UINT32_MAX when the
+ * table is done. For bounded snapshots and flushes that never stall the data path for long.
  */
 typedef void (*worker_visit_cb)(void *ctx, const struct flow_record *rec);
 uint32_t worker_visit_flows(struct worker *w, uint32_t cursor, uint32_t budget, bool end,
-			    worker_visit_cb visit, void *ctx);
+			    uint32_t max_flows, worker_visit_cb visit, void *ctx);
 
 void worker_get_stats(const struct worker *w, struct worker_stats *stats);
 /* sum += add, counter by counter (the totals over several workers). */

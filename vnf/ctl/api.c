@@ -12,12 +12,11 @@
 #include <strings.h>
 #include <time.h>
 
-#include <rte_telemetry.h>
-
 #include "config.h"
 #include "datapath.h"
 #include "dpi.h"
 #include "flow_record.h"
+#include "httpd.h"
 #include "json.h"
 #include "parse.h"
 #include "policy.h"
@@ -27,6 +26,7 @@
 #define FLOWS_MAX_LIMIT 10000
 #define RECORD_JSON_MAX 2048
 #define WORKER_TIMEOUT_MS 2000
+#define FLUSH_TIMEOUT_MS 30000 /* a flush writes every record: longer */
 
 /* ---- responses ---- */
 
@@ -259,6 +259,21 @@ get_stats(struct api *api, struct api_response *resp)
 	}
 	json_printf(&b, "],\"drops\":");
 	drops_json(&b, &sum, &ds);
+	json_printf(&b, ",\"requests\":{\"in_flight\":%u,\"refused\":%llu},\"policies_retiring\":%u",
+		    ds.requests_in_flight, (unsigned long long)ds.requests_refused,
+		    ds.policies_retiring);
+	if (api->http != NULL) {
+		struct httpd_stats hs;
+
+		httpd_get_stats(api->http, &hs);
+		json_printf(&b, ",\"api\":{\"connections_open\":%u,\"accepted\":%llu,\"refused\":%llu,"
+				"\"idle_closed\":%llu,\"timed_out\":%llu,\"too_large\":%llu,"
+				"\"bad_requests\":%llu,\"accept_errors\":%llu,\"output_bytes\":%llu}",
+			    hs.open, (unsigned long long)hs.accepted, (unsigned long long)hs.refused,
+			    (unsigned long long)hs.idle_closed, (unsigned long long)hs.timed_out,
+			    (unsigned long long)hs.too_large, (unsigned long long)hs.bad,
+			    (unsigned long long)hs.accept_errors, (unsigned long long)hs.output_bytes);
+	}
 	json_printf(&b, ",\"policy_version\":%u}", policy_version(datapath_policy(api->dp)));
 	reply(resp, 200, &b);
 }
@@ -337,26 +352,141 @@ get_chains(struct api *api, struct api_response *resp)
 	reply(resp, 200, &b);
 }
 
+/* An answer the data path owes a connection. */
+struct api_pending {
+	struct api_pending *next;
+	struct api *api;
+	void *conn;
+	uint64_t handle; /* the data path's request */
+	uint32_t offset, limit; /* flows: echoed in the answer */
+};
+
+static struct api_pending *
+pending_new(struct api *api, void *conn)
+{
+	struct api_pending *pd = calloc(1, sizeof(*pd));
+
+	if (pd == NULL)
+		return NULL;
+	pd->api = api;
+	pd->conn = conn;
+	pd->next = api->pending;
+	api->pending = pd;
+	return pd;
+}
+
+/* Unlink and free (the request itself stays with the data path until its workers are done). */
 static void
+pending_drop(struct api *api, struct api_pending *pd)
+{
+	struct api_pending **link;
+
+	for (link = &api->pending; *link != NULL; link = &(*link)->next) {
+		if (*link == pd) {
+			*link = pd->next;
+			free(pd);
+			return;
+		}
+	}
+}
+
+static void
+send_pending(struct api_pending *pd, struct api_response *resp)
+{
+	struct api *api = pd->api;
+	void *conn = pd->conn;
+
+	pending_drop(api, pd);
+	api->reply(api->reply_ctx, conn, resp);
+}
+
+/* A request the data path refused or lost: 503 with the reason. */
+static void
+workers_error(struct api_response *resp, int err)
+{
+	if (err == EBUSY)
+		error_reply(resp, 503, "too many requests to the workers in flight; try again");
+	else if (err == ETIMEDOUT)
+		error_reply(resp, 503, "the workers did not answer in time (try again, or a smaller "
+				       "limit)");
+	else if (err == ESHUTDOWN)
+		error_reply(resp, 503, "the data path is stopping");
+	else
+		error_reply(resp, 503, "the workers did not answer (%s)", strerror(err));
+}
+
+static void
+flows_done(void *ctx, const struct datapath_result *res)
+{
+	struct api_pending *pd = ctx;
+	struct api *api = pd->api;
+	struct api_response resp = {0};
+	struct json_buf b;
+	uint32_t i;
+
+	if (res->status != 0) {
+		workers_error(&resp, -res->status);
+	} else if (start(&b, (size_t)res->n_flows * RECORD_JSON_MAX + 256)) {
+		json_printf(&b, "{\"offset\":%u,\"limit\":%u,\"returned\":%u,\"more\":%s,\"flows\":[",
+			    pd->offset, pd->limit, res->n_flows, res->more ? "true" : "false");
+		for (i = 0; i < res->n_flows; i++) {
+			char line[RECORD_JSON_MAX];
+
+			if (flow_record_to_json(&res->flows[i], datapath_names(api->dp), line,
+						sizeof(line)) > 0)
+				json_printf(&b, "%s%s", i ? "," : "", line);
+		}
+		json_printf(&b, "]}");
+		reply(&resp, 200, &b);
+	}
+	send_pending(pd, &resp);
+}
+
+/* "PREFIX" or "PREFIX/LEN" with LEN all digits, within the family's bits. */
+static bool
+parse_cidr_query(const char *text, struct datapath_flow_filter *f)
+{
+	char addr[64];
+	const char *slash = strchr(text, '/');
+	size_t al = slash != NULL ? (size_t)(slash - text) : strlen(text);
+	uint32_t maxp, pl;
+
+	if (al == 0 || al >= sizeof(addr))
+		return false;
+	memcpy(addr, text, al);
+	addr[al] = '\0';
+	if (inet_pton(AF_INET, addr, f->cidr_addr) == 1)
+		f->cidr_version = 4;
+	else if (inet_pton(AF_INET6, addr, f->cidr_addr) == 1)
+		f->cidr_version = 6;
+	else
+		return false;
+	maxp = f->cidr_version == 4 ? 32 : 128;
+	pl = maxp;
+	if (slash != NULL && (!isdigit((unsigned char)slash[1]) || strlen(slash + 1) > 3 ||
+			      !parse_uint(slash + 1, maxp, &pl)))
+		return false;
+	f->cidr_prefix = (uint8_t)pl;
+	return true;
+}
+
+static enum api_outcome
 get_flows(struct api *api, const struct api_request *req, struct api_response *resp)
 {
 	struct datapath_flow_filter f = {.app = -1, .chain = -2};
-	char v[256], host[256];
 	uint32_t limit = FLOWS_DEFAULT_LIMIT, offset = 0;
-	struct flow_record *recs;
-	struct json_buf b;
-	bool more = false;
-	int n, i;
+	struct api_pending *pd;
+	char v[256];
 
 	if (query_get(req->query, "limit", v, sizeof(v)) != NULL &&
 	    !parse_uint(v, FLOWS_MAX_LIMIT, &limit)) {
 		error_reply(resp, 400, "limit must be a whole number from 0 to %d", FLOWS_MAX_LIMIT);
-		return;
+		return API_DONE;
 	}
 	if (query_get(req->query, "offset", v, sizeof(v)) != NULL &&
 	    !parse_uint(v, UINT32_MAX, &offset)) {
 		error_reply(resp, 400, "offset must be a whole number");
-		return;
+		return API_DONE;
 	}
 	if (query_get(req->query, "app", v, sizeof(v)) != NULL) {
 		const struct dpi *names = datapath_names(api->dp);
@@ -364,81 +494,106 @@ get_flows(struct api *api, const struct api_request *req, struct api_response *r
 		f.app = names != NULL ? dpi_proto_id(names, v) : -1;
 		if (f.app < 0) {
 			error_reply(resp, 400, "unknown application '%s' (nDPI's names, e.g. YouTube)", v);
-			return;
+			return API_DONE;
 		}
 	}
-	if (query_get(req->query, "host", host, sizeof(host)) != NULL)
-		f.host_glob = host;
+	if (query_get(req->query, "host", f.host_glob, sizeof(f.host_glob)) == NULL)
+		f.host_glob[0] = '\0';
 	if (query_get(req->query, "chain", v, sizeof(v)) != NULL) {
 		if (strcmp(v, "none") == 0) {
 			f.chain = -1;
 		} else if (strlen(v) >= sizeof(f.chain_name)) {
 			error_reply(resp, 400, "no chain is named '%s'", v);
-			return;
+			return API_DONE;
 		} else {
 			f.chain = 0;
 			memcpy(f.chain_name, v, strlen(v) + 1);
 		}
 	}
-	if (query_get(req->query, "cidr", v, sizeof(v)) != NULL) {
-		char *slash = strchr(v, '/');
-		unsigned long pl;
-
-		if (slash != NULL)
-			*slash = '\0';
-		if (inet_pton(AF_INET, v, f.cidr_addr) == 1)
-			f.cidr_version = 4;
-		else if (inet_pton(AF_INET6, v, f.cidr_addr) == 1)
-			f.cidr_version = 6;
-		pl = slash != NULL ? strtoul(slash + 1, NULL, 10) : (f.cidr_version == 4 ? 32 : 128);
-		if (f.cidr_version == 0 || pl > (f.cidr_version == 4 ? 32u : 128u)) {
-			error_reply(resp, 400, "cidr must be an IPv4 or IPv6 address or prefix");
-			return;
-		}
-		f.cidr_prefix = (uint8_t)pl;
+	if (query_get(req->query, "cidr", v, sizeof(v)) != NULL && !parse_cidr_query(v, &f)) {
+		error_reply(resp, 400, "cidr must be an IPv4 or IPv6 address, or ADDRESS/LENGTH with "
+				       "a length of 0 to 32 (IPv4) or 0 to 128 (IPv6)");
+		return API_DONE;
 	}
-	recs = calloc(limit > 0 ? limit : 1, sizeof(*recs));
-	if (recs == NULL) {
+	pd = pending_new(api, req->conn);
+	if (pd == NULL) {
 		error_reply(resp, 500, "out of memory");
-		return;
+		return API_DONE;
 	}
-	n = datapath_flows(api->dp, &f, offset, limit, recs, &more, WORKER_TIMEOUT_MS);
-	if (n < 0) {
-		free(recs);
-		error_reply(resp, 503, "the workers did not answer (%s)", strerror(-n));
-		return;
+	pd->offset = offset;
+	pd->limit = limit;
+	pd->handle = datapath_request_flows(api->dp, &f, offset, limit, WORKER_TIMEOUT_MS,
+					    flows_done, pd);
+	if (pd->handle == 0) {
+		workers_error(resp, errno);
+		pending_drop(api, pd);
+		return API_DONE;
 	}
-	if (!start(&b, (size_t)n * RECORD_JSON_MAX + 256)) {
-		free(recs);
-		return;
-	}
-	json_printf(&b, "{\"offset\":%u,\"limit\":%u,\"returned\":%d,\"more\":%s,\"flows\":[", offset,
-		    limit, n, more ? "true" : "false");
-	for (i = 0; i < n; i++) {
-		char line[RECORD_JSON_MAX];
-
-		if (flow_record_to_json(&recs[i], datapath_names(api->dp), line, sizeof(line)) > 0)
-			json_printf(&b, "%s%s", i ? "," : "", line);
-	}
-	json_printf(&b, "]}");
-	free(recs);
-	reply(resp, 200, &b);
+	return API_PENDING;
 }
 
 static void
-post_flush(struct api *api, struct api_response *resp)
+flush_done(void *ctx, const struct datapath_result *res)
 {
-	int n = datapath_flush_flows(api->dp, WORKER_TIMEOUT_MS * 5);
+	struct api_pending *pd = ctx;
+	struct api_response resp = {0};
 	struct json_buf b;
 
-	if (n < 0) {
-		error_reply(resp, 503, "the workers did not answer (%s)", strerror(-n));
-		return;
+	if (res->status != 0) {
+		workers_error(&resp, -res->status);
+	} else if (start(&b, 128)) {
+		json_printf(&b, "{\"flushed\":%llu}", (unsigned long long)res->flushed);
+		reply(&resp, 200, &b);
 	}
-	if (!start(&b, 128))
-		return;
-	json_printf(&b, "{\"flushed\":%d}", n);
-	reply(resp, 200, &b);
+	send_pending(pd, &resp);
+}
+
+static enum api_outcome
+post_flush(struct api *api, const struct api_request *req, struct api_response *resp)
+{
+	struct api_pending *pd = pending_new(api, req->conn);
+
+	if (pd == NULL) {
+		error_reply(resp, 500, "out of memory");
+		return API_DONE;
+	}
+	/* Every flow's record is written: the workers end flows as their record rings allow. */
+	pd->handle = datapath_request_flush(api->dp, FLUSH_TIMEOUT_MS, flush_done, pd);
+	if (pd->handle == 0) {
+		workers_error(resp, errno);
+		pending_drop(api, pd);
+		return API_DONE;
+	}
+	return API_PENDING;
+}
+
+void
+api_cancel(struct api *api, void *conn)
+{
+	struct api_pending *pd = api->pending;
+
+	while (pd != NULL) {
+		struct api_pending *next = pd->next;
+
+		if (pd->conn == conn) {
+			datapath_request_cancel(api->dp, pd->handle);
+			pending_drop(api, pd);
+		}
+		pd = next;
+	}
+}
+
+void
+api_release(struct api *api)
+{
+	while (api->pending != NULL) {
+		datapath_request_cancel(api->dp, api->pending->handle);
+		pending_drop(api, api->pending);
+	}
+	free(api->policy_text);
+	api->policy_text = NULL;
+	free(api->token);
+	api->token = NULL;
 }
 
 static void
@@ -469,6 +624,7 @@ api_apply_policy(struct api *api, const char *text, const char *name, bool bump_
 	struct policy *p;
 	struct config cfg;
 	char *copy;
+	int rc;
 
 	if (names == NULL) {
 		snprintf(err, err_len, "%s: no classifier running", name);
@@ -479,10 +635,26 @@ api_apply_policy(struct api *api, const char *text, const char *name, bool bump_
 		config_release(&cfg);
 		return -1;
 	}
+	/* A PUT must hold a policy: a body of comments would install "pass everything". */
+	if (bump_version && cfg.policy == NULL) {
+		snprintf(err, err_len, "%s:1:1: no policy in the body (expected 'chains', 'rules' or "
+				       "'policy'; to pass everything, say so: policy: {default: pass})",
+			 name);
+		config_release(&cfg);
+		return -1;
+	}
 	spec = *config_policy(&cfg);
-	/* A new policy without a version of its own follows the one in force. */
-	if (bump_version && !spec.version_set && cur != NULL)
+	/* A new policy without a version of its own follows the one in force; never wraps. */
+	if (bump_version && !spec.version_set && cur != NULL) {
+		if (policy_version(cur) == UINT32_MAX) {
+			snprintf(err, err_len, "%s:1:1: the policy in force has the last version "
+					       "(%u): give the new one 'policy: {version: N}'",
+				 name, UINT32_MAX);
+			config_release(&cfg);
+			return -1;
+		}
 		spec.version = policy_version(cur) + 1;
+	}
 	p = policy_compile(&spec, names, name, err, err_len);
 	config_release(&cfg);
 	copy = strdup(text);
@@ -491,7 +663,15 @@ api_apply_policy(struct api *api, const char *text, const char *name, bool bump_
 		free(copy);
 		return -1;
 	}
-	datapath_set_policy(api->dp, p);
+	rc = datapath_set_policy(api->dp, p);
+	if (rc != 0) {
+		snprintf(err, err_len, "%s: %d earlier policies are still in use by a worker; try "
+				       "again in a moment",
+			 name, DP_RETIRED_POLICIES_MAX);
+		policy_destroy(p);
+		free(copy);
+		return rc;
+	}
 	free(api->policy_text);
 	api->policy_text = copy;
 	snprintf(api->policy_source, sizeof(api->policy_source), "%s", name);
@@ -504,6 +684,7 @@ put_policy(struct api *api, const struct api_request *req, struct api_response *
 	char err[CONFIG_ERR_MAX], *text;
 	const struct policy *p;
 	struct json_buf b;
+	int rc;
 
 	text = malloc(req->body_len + 1);
 	if (text == NULL) {
@@ -517,7 +698,13 @@ put_policy(struct api *api, const struct api_request *req, struct api_response *
 		error_reply(resp, 400, "the body must be the policy as YAML or JSON text");
 		return;
 	}
-	if (api_apply_policy(api, text, "request", true, err, sizeof(err)) != 0) {
+	rc = api_apply_policy(api, text, "request", true, err, sizeof(err));
+	if (rc == -EBUSY) {
+		free(text);
+		error_reply(resp, 503, "%s", err);
+		return;
+	}
+	if (rc != 0) {
 		unsigned line = 0, col = 0;
 		struct json_buf eb;
 
@@ -701,32 +888,36 @@ struct route {
 	const char *path;
 	enum api_method method;
 	const char *allow;
+	/* One of: answers at once without the request, at once with it, or maybe later. */
 	void (*simple)(struct api *api, struct api_response *resp);
 	void (*with_req)(struct api *api, const struct api_request *req, struct api_response *resp);
+	enum api_outcome (*deferred)(struct api *api, const struct api_request *req,
+				     struct api_response *resp);
 };
 
 static const struct route routes[] = {
-	{"/v1/health", API_GET, "GET", get_health, NULL},
-	{"/v1/ready", API_GET, "GET", get_ready, NULL},
-	{"/v1/stats", API_GET, "GET", get_stats, NULL},
-	{"/v1/apps", API_GET, "GET", get_apps, NULL},
-	{"/v1/flows", API_GET, "GET", NULL, get_flows},
-	{"/v1/flows/flush", API_POST, "POST", post_flush, NULL},
-	{"/v1/chains", API_GET, "GET", get_chains, NULL},
-	{"/v1/policy", API_GET, "GET, PUT", get_policy, NULL},
-	{"/v1/policy", API_PUT, "GET, PUT", NULL, put_policy},
-	{"/metrics", API_GET, "GET", get_metrics, NULL},
+	{"/v1/health", API_GET, "GET", get_health, NULL, NULL},
+	{"/v1/ready", API_GET, "GET", get_ready, NULL, NULL},
+	{"/v1/stats", API_GET, "GET", get_stats, NULL, NULL},
+	{"/v1/apps", API_GET, "GET", get_apps, NULL, NULL},
+	{"/v1/flows", API_GET, "GET", NULL, NULL, get_flows},
+	{"/v1/flows/flush", API_POST, "POST", NULL, NULL, post_flush},
+	{"/v1/chains", API_GET, "GET", get_chains, NULL, NULL},
+	{"/v1/policy", API_GET, "GET, PUT", get_policy, NULL, NULL},
+	{"/v1/policy", API_PUT, "GET, PUT", NULL, put_policy, NULL},
+	{"/metrics", API_GET, "GET", get_metrics, NULL, NULL},
 };
 
 static bool
 authorized(const struct api *api, const struct api_request *req)
 {
-	size_t n = strlen(api->token), i;
+	size_t n, i;
 	const char *given;
 	unsigned char diff = 0;
 
-	if (n == 0)
+	if (api->token == NULL)
 		return true;
+	n = strlen(api->token);
 	if (req->authorization == NULL || strncasecmp(req->authorization, "Bearer ", 7) != 0)
 		return false;
 	given = req->authorization + 7;
@@ -737,7 +928,7 @@ authorized(const struct api *api, const struct api_request *req)
 	return diff == 0;
 }
 
-void
+enum api_outcome
 api_handle(struct api *api, const struct api_request *req, struct api_response *resp)
 {
 	const struct route *path_match = NULL;
@@ -747,7 +938,7 @@ api_handle(struct api *api, const struct api_request *req, struct api_response *
 	/* Health stays open for probes; everything else needs the token when one is set. */
 	if (strcmp(req->path, "/v1/health") != 0 && !authorized(api, req)) {
 		error_reply(resp, 401, "missing or wrong bearer token (Authorization: Bearer ...)");
-		return;
+		return API_DONE;
 	}
 	for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
 		if (strcmp(routes[i].path, req->path) != 0)
@@ -755,95 +946,20 @@ api_handle(struct api *api, const struct api_request *req, struct api_response *
 		path_match = &routes[i];
 		if (routes[i].method != req->method)
 			continue;
+		if (routes[i].deferred != NULL)
+			return routes[i].deferred(api, req, resp);
 		if (routes[i].simple != NULL)
 			routes[i].simple(api, resp);
 		else
 			routes[i].with_req(api, req, resp);
-		return;
+		return API_DONE;
 	}
 	if (path_match != NULL) {
 		resp->allow = path_match->allow;
 		error_reply(resp, 405, "method not allowed on %s (allowed: %s)", req->path,
 			    path_match->allow);
-		return;
+		return API_DONE;
 	}
 	error_reply(resp, 404, "no such endpoint: %s", req->path);
-}
-
-/* ---- DPDK telemetry ---- */
-
-static struct api *telemetry_api;
-
-static int
-tel_stats(const char *cmd, const char *params, struct rte_tel_data *d)
-{
-	struct worker_stats sum;
-	struct datapath_stats ds;
-
-	(void)cmd;
-	(void)params;
-	sum_workers(telemetry_api, &sum);
-	datapath_get_stats(telemetry_api->dp, &ds);
-	rte_tel_data_start_dict(d);
-	rte_tel_data_add_dict_u64(d, "packets", sum.packets);
-	rte_tel_data_add_dict_u64(d, "bytes", sum.bytes);
-	rte_tel_data_add_dict_u64(d, "flows_active", sum.flows_active);
-	rte_tel_data_add_dict_u64(d, "flows_created", sum.flows_created);
-	rte_tel_data_add_dict_u64(d, "flows_detected", sum.flows_detected);
-	rte_tel_data_add_dict_u64(d, "dpi_states_in_use", sum.dpi_states_in_use);
-	rte_tel_data_add_dict_u64(d, "metadata_not_kept", sum.meta_not_kept);
-	rte_tel_data_add_dict_u64(d, "tagged", sum.out_tagged);
-	rte_tel_data_add_dict_u64(d, "untagged", sum.out_pass);
-	rte_tel_data_add_dict_u64(d, "dropped_policy", sum.out_dropped_policy);
-	rte_tel_data_add_dict_u64(d, "dropped_malformed", sum.dropped_malformed);
-	rte_tel_data_add_dict_u64(d, "tx_failed", ds.tx_failed);
-	rte_tel_data_add_dict_u64(d, "policy_version", policy_version(datapath_policy(telemetry_api->dp)));
-	return 0;
-}
-
-static int
-tel_apps(const char *cmd, const char *params, struct rte_tel_data *d)
-{
-	struct worker_stats sum;
-	uint32_t i, n = 0;
-
-	(void)cmd;
-	(void)params;
-	sum_workers(telemetry_api, &sum);
-	rte_tel_data_start_dict(d);
-	for (i = 0; i < WORKER_MAX_APPS && n < RTE_TEL_MAX_DICT_ENTRIES; i++) {
-		if (sum.app_packets[i] == 0)
-			continue;
-		rte_tel_data_add_dict_u64(d, proto_name(telemetry_api, (uint16_t)i), sum.app_packets[i]);
-		n++;
-	}
-	return 0;
-}
-
-static int
-tel_chains(const char *cmd, const char *params, struct rte_tel_data *d)
-{
-	const struct policy *p = datapath_policy(telemetry_api->dp);
-	struct worker_stats sum;
-	uint32_t i;
-
-	(void)cmd;
-	(void)params;
-	sum_workers(telemetry_api, &sum);
-	rte_tel_data_start_dict(d);
-	for (i = 0; p != NULL && i < policy_chain_count(p); i++)
-		rte_tel_data_add_dict_u64(d, policy_chain_at(p, i)->name, sum.chain_packets[i]);
-	return 0;
-}
-
-void
-api_register_telemetry(struct api *api)
-{
-	telemetry_api = api;
-	rte_telemetry_register_cmd("/flowtag/stats", tel_stats,
-				   "flowtag's counters: packets, flows, tags, drops. No parameters");
-	rte_telemetry_register_cmd("/flowtag/apps", tel_apps,
-				   "Packets per nDPI application. No parameters");
-	rte_telemetry_register_cmd("/flowtag/chains", tel_chains,
-				   "Packets tagged per service chain. No parameters");
+	return API_DONE;
 }

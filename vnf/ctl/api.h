@@ -2,9 +2,11 @@
 /*
  * The REST API (JSON, under /v1) and the Prometheus exposition (/metrics).
  *
- * Requests and responses are plain structs: control.c (the only libevent user) translates
- * HTTP to them. Handlers read the data path's counters and reach the workers only through
- * datapath_* calls (rings, RCU), so no request can stall packet processing. Control thread.
+ * Requests and responses are plain structs: the HTTP server translates HTTP to them. Handlers
+ * read the data path's counters and reach the workers only through datapath_* calls (rings,
+ * RCU, requests), so no request can stall packet processing, and none waits: a handler that
+ * needs the workers (flows, flush) returns API_PENDING and its answer comes later through
+ * api->reply, when the data path has the results (or the request timed out). Control thread.
  *
  *   GET  /v1/health            liveness
  *   GET  /v1/ready             200 when every port is up and the workers run, else 503
@@ -38,11 +40,13 @@ enum api_method {
 
 struct api_request {
 	enum api_method method;
+	void *conn; /* the transport's handle for a later reply (API_PENDING) */
 	const char *path; /* decoded path, no query */
 	const char *query; /* raw query string or NULL */
 	const char *body;
 	size_t body_len;
 	const char *authorization; /* the Authorization header or NULL */
+	bool peer_loopback; /* the client connected over loopback */
 };
 
 struct api_response {
@@ -53,16 +57,38 @@ struct api_response {
 	const char *allow; /* for 405: the methods the path takes */
 };
 
+/* A reply that comes after api_handle returned: the transport sends it on `conn`. */
+typedef void (*api_reply_cb)(void *ctx, void *conn, struct api_response *resp);
+
+struct api_pending;
+struct httpd;
+
 struct api {
 	struct datapath *dp;
-	char token[256]; /* "" = no authentication */
+	char *token; /* NULL = no authentication */
 	char *policy_text; /* the YAML of the policy in force */
 	char policy_source[512]; /* file path, or "api" */
 	uint64_t started_unix;
+	api_reply_cb reply;
+	void *reply_ctx;
+	const struct httpd *http; /* the server's own counters, for /v1/stats (NULL: none) */
+	struct api_pending *pending; /* answers the data path still owes */
 };
 
-/* Handle one request; always fills resp (JSON errors: {"error": "...", ...}). */
-void api_handle(struct api *api, const struct api_request *req, struct api_response *resp);
+#define API_TOKEN_MAX 4096 /* bytes of a bearer token at most */
+
+enum api_outcome {
+	API_DONE, /* resp is filled */
+	API_PENDING, /* the answer comes later through api->reply (unless api_cancel first) */
+};
+
+/* Handle one request (JSON errors: {"error": "...", ...}). */
+enum api_outcome api_handle(struct api *api, const struct api_request *req,
+			    struct api_response *resp);
+/* The connection went away: its pending answer, if any, is dropped. */
+void api_cancel(struct api *api, void *conn);
+/* Release what the API holds (pending answers are dropped). */
+void api_release(struct api *api);
 
 /*
  * Validate, compile and swap in a policy from YAML text (`name` stands for the file name in
@@ -72,7 +98,5 @@ void api_handle(struct api *api, const struct api_request *req, struct api_respo
 int api_apply_policy(struct api *api, const char *text, const char *name, bool bump_version,
 		     char *err, size_t err_len);
 
-/* Register flowtag's DPDK telemetry commands (/flowtag/stats, /flowtag/apps, /flowtag/chains). */
-void api_register_telemetry(struct api *api);
 
 #endif

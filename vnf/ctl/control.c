@@ -7,85 +7,92 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <event2/buffer.h>
 #include <event2/event.h>
-#include <event2/http.h>
-#include <event2/keyvalq_struct.h>
 
 #include "api.h"
 #include "config.h"
 #include "datapath.h"
+#include "httpd.h"
+#include "telemetry.h"
+#include "yaml_doc.h"
 
 #define POLL_INTERVAL_US 1000
+#define TELEMETRY_INTERVAL_MS 500
+#define MAX_OUTPUT_BYTES (64u << 20) /* answers queued for slow readers, all connections */
 
 struct control {
 	struct control_params p;
 	struct event_base *base;
-	struct evhttp *http;
+	struct httpd *http;
 };
 
 static enum api_method
-method_of(enum evhttp_cmd_type cmd)
+method_of(const char *m)
 {
-	switch (cmd) {
-	case EVHTTP_REQ_GET:
+	if (strcmp(m, "GET") == 0)
 		return API_GET;
-	case EVHTTP_REQ_POST:
+	if (strcmp(m, "POST") == 0)
 		return API_POST;
-	case EVHTTP_REQ_PUT:
+	if (strcmp(m, "PUT") == 0)
 		return API_PUT;
-	case EVHTTP_REQ_DELETE:
+	if (strcmp(m, "DELETE") == 0)
 		return API_DELETE;
-	default:
-		return API_OTHER;
-	}
+	return API_OTHER;
+}
+
+/* The API's answer, as the HTTP server sends it. */
+static void
+to_http(const struct api_response *a, struct httpd_response *h)
+{
+	h->status = a->status != 0 ? a->status : 500;
+	h->content_type = a->content_type != NULL ? a->content_type : "application/json";
+	h->allow = a->allow;
+	h->body = a->body;
+	h->len = a->body != NULL ? a->len : 0;
+	h->owned = a->body;
+}
+
+static bool
+on_request(void *ctx, struct httpd_conn *conn, const struct httpd_request *req,
+	   struct httpd_response *resp)
+{
+	struct control *c = ctx;
+	struct api_response held;
+	struct api_request ar = {
+		.method = method_of(req->method),
+		.conn = conn,
+		.path = req->path,
+		.query = req->query,
+		.body = req->body,
+		.body_len = req->body_len,
+		.authorization = req->authorization,
+		.peer_loopback = req->peer_loopback,
+	};
+
+	if (api_handle(c->p.api, &ar, &held) == API_PENDING)
+		return false;
+	to_http(&held, resp);
+	return true;
+}
+
+/* The API's later answer (a request to the workers came back). */
+static void
+api_reply(void *ctx, void *conn, struct api_response *resp)
+{
+	struct httpd_response h;
+
+	(void)ctx;
+	to_http(resp, &h); /* the server frees the body */
+	httpd_respond(conn, &h);
+	resp->body = NULL;
 }
 
 static void
-on_request(struct evhttp_request *req, void *arg)
+on_closed(void *ctx, struct httpd_conn *conn)
 {
-	struct control *c = arg;
-	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
-	struct evbuffer *in = evhttp_request_get_input_buffer(req), *out;
-	struct api_request ar = {0};
-	struct api_response resp;
-	char *path = NULL, *body = NULL;
-	size_t len = evbuffer_get_length(in);
+	struct control *c = ctx;
 
-	path = evhttp_uridecode(uri != NULL && evhttp_uri_get_path(uri) != NULL
-					? evhttp_uri_get_path(uri)
-					: "/",
-				0, NULL);
-	body = malloc(len + 1);
-	if (path == NULL || body == NULL) {
-		evhttp_send_error(req, 500, "out of memory");
-		free(path);
-		free(body);
-		return;
-	}
-	evbuffer_copyout(in, body, len);
-	body[len] = '\0';
-	ar.method = method_of(evhttp_request_get_command(req));
-	ar.path = path;
-	ar.query = uri != NULL ? evhttp_uri_get_query(uri) : NULL;
-	ar.body = body;
-	ar.body_len = len;
-	ar.authorization = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
-	api_handle(c->p.api, &ar, &resp);
-
-	out = evbuffer_new();
-	if (out != NULL && resp.body != NULL)
-		evbuffer_add(out, resp.body, resp.len);
-	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
-			  resp.content_type != NULL ? resp.content_type : "application/json");
-	if (resp.allow != NULL)
-		evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", resp.allow);
-	evhttp_send_reply(req, resp.status != 0 ? resp.status : 500, NULL, out);
-	if (out != NULL)
-		evbuffer_free(out);
-	free(resp.body);
-	free(path);
-	free(body);
+	api_cancel(c->p.api, conn);
 }
 
 static void
@@ -100,6 +107,16 @@ on_poll(evutil_socket_t fd, short what, void *arg)
 }
 
 static void
+on_telemetry(evutil_socket_t fd, short what, void *arg)
+{
+	struct control *c = arg;
+
+	(void)fd;
+	(void)what;
+	telemetry_publish(c->p.dp);
+}
+
+static void
 on_stop(evutil_socket_t sig, short what, void *arg)
 {
 	struct control *c = arg;
@@ -107,7 +124,7 @@ on_stop(evutil_socket_t sig, short what, void *arg)
 	(void)what;
 	fprintf(stderr, "flowtag: %s: stopping rx, flushing every flow\n",
 		sig == SIGINT ? "SIGINT" : "SIGTERM");
-	datapath_stop(c->p.dp); /* on_poll ends the loop once the workers are done */
+	datapath_stop(c->p.dp); /* on_poll ends the loop once the lcores are done */
 }
 
 static char *
@@ -121,8 +138,8 @@ read_file(const char *path, char *err, size_t err_len)
 		snprintf(err, err_len, "%s: cannot open: %s", path, strerror(errno));
 		return NULL;
 	}
-	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0 &&
-	    (text = malloc((size_t)n + 1)) != NULL) {
+	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && n <= (long)YAML_DOC_MAX_BYTES &&
+	    fseek(f, 0, SEEK_SET) == 0 && (text = malloc((size_t)n + 1)) != NULL) {
 		if (fread(text, 1, (size_t)n, f) != (size_t)n) {
 			free(text);
 			text = NULL;
@@ -131,7 +148,8 @@ read_file(const char *path, char *err, size_t err_len)
 		}
 	}
 	if (text == NULL)
-		snprintf(err, err_len, "%s: cannot read", path);
+		snprintf(err, err_len, "%s: cannot read (or larger than %u bytes)", path,
+			 YAML_DOC_MAX_BYTES);
 	fclose(f);
 	return text;
 }
@@ -162,46 +180,29 @@ on_hup(evutil_socket_t sig, short what, void *arg)
 }
 
 static int
-bind_http(struct control *c, char *err, size_t err_len)
+start_http(struct control *c, char *err, size_t err_len)
 {
-	char host[256];
-	const char *colon = strrchr(c->p.listen, ':');
-	unsigned long port;
-	size_t hl;
-	char *end;
+	struct httpd_params hp = {
+		.base = c->base,
+		.listen = c->p.listen,
+		.max_connections = c->p.limits.max_connections,
+		.max_head_bytes = c->p.limits.max_header_bytes,
+		.max_body_bytes = c->p.limits.max_body_bytes,
+		.idle_timeout_ms = c->p.limits.idle_timeout_ms,
+		.request_timeout_ms = c->p.limits.request_timeout_ms,
+		.write_timeout_ms = c->p.limits.write_timeout_ms,
+		.max_output_bytes = MAX_OUTPUT_BYTES,
+		.handler = on_request,
+		.closed = on_closed,
+		.ctx = c,
+	};
 
-	if (colon == NULL || colon == c->p.listen) {
-		snprintf(err, err_len, "api.listen '%s' must be ADDRESS:PORT", c->p.listen);
+	c->http = httpd_create(&hp, err, err_len);
+	if (c->http == NULL)
 		return -1;
-	}
-	hl = (size_t)(colon - c->p.listen);
-	if (c->p.listen[0] == '[' && hl >= 2 && c->p.listen[hl - 1] == ']') {
-		hl -= 2;
-		memcpy(host, c->p.listen + 1, hl < sizeof(host) ? hl : sizeof(host) - 1);
-	} else {
-		memcpy(host, c->p.listen, hl < sizeof(host) ? hl : sizeof(host) - 1);
-	}
-	host[hl < sizeof(host) ? hl : sizeof(host) - 1] = '\0';
-	port = strtoul(colon + 1, &end, 10);
-	if (*end != '\0' || port > 65535) {
-		snprintf(err, err_len, "api.listen '%s': bad port", c->p.listen);
-		return -1;
-	}
-	c->http = evhttp_new(c->base);
-	if (c->http == NULL) {
-		snprintf(err, err_len, "cannot create the HTTP server");
-		return -1;
-	}
-	evhttp_set_max_body_size(c->http, (ev_ssize_t)c->p.max_body);
-	evhttp_set_allowed_methods(c->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
-						    EVHTTP_REQ_DELETE | EVHTTP_REQ_HEAD |
-						    EVHTTP_REQ_PATCH | EVHTTP_REQ_OPTIONS);
-	evhttp_set_gencb(c->http, on_request, c);
-	if (evhttp_bind_socket_with_handle(c->http, host, (uint16_t)port) == NULL) {
-		snprintf(err, err_len, "api.listen %s: cannot listen: %s", c->p.listen,
-			 strerror(errno));
-		return -1;
-	}
+	c->p.api->reply = api_reply;
+	c->p.api->reply_ctx = c;
+	c->p.api->http = c->http;
 	fprintf(stderr, "flowtag: API on http://%s/v1/ (metrics at /metrics)\n", c->p.listen);
 	return 0;
 }
@@ -209,42 +210,54 @@ bind_http(struct control *c, char *err, size_t err_len)
 int
 control_run(const struct control_params *params, char *err, size_t err_len)
 {
-	struct event *poll = NULL, *sigterm = NULL, *sigint = NULL, *sighup = NULL;
-	struct timeval tv = {.tv_sec = 0, .tv_usec = POLL_INTERVAL_US};
+	struct event *poll = NULL, *tel = NULL, *sigterm = NULL, *sigint = NULL, *sighup = NULL;
+	struct timeval poll_tv = {.tv_sec = 0, .tv_usec = POLL_INTERVAL_US};
+	struct timeval tel_tv = {.tv_sec = 0, .tv_usec = TELEMETRY_INTERVAL_MS * 1000};
 	struct control c = {.p = *params};
 	int rc = -1;
 
+	/* A client that hangs up mid-answer must not kill the daemon. */
+	signal(SIGPIPE, SIG_IGN);
 	c.base = event_base_new();
 	if (c.base == NULL) {
 		snprintf(err, err_len, "cannot create the event loop");
 		return -1;
 	}
 	if (c.p.api != NULL && c.p.listen != NULL && c.p.listen[0] != '\0' &&
-	    bind_http(&c, err, err_len) != 0)
+	    start_http(&c, err, err_len) != 0)
 		goto out;
 	poll = event_new(c.base, -1, EV_PERSIST, on_poll, &c);
+	tel = event_new(c.base, -1, EV_PERSIST, on_telemetry, &c);
 	sigterm = evsignal_new(c.base, SIGTERM, on_stop, &c);
 	sigint = evsignal_new(c.base, SIGINT, on_stop, &c);
 	sighup = evsignal_new(c.base, SIGHUP, on_hup, &c);
-	if (poll == NULL || sigterm == NULL || sigint == NULL || sighup == NULL ||
-	    event_add(poll, &tv) != 0 || event_add(sigterm, NULL) != 0 ||
-	    event_add(sigint, NULL) != 0 || event_add(sighup, NULL) != 0) {
+	if (poll == NULL || tel == NULL || sigterm == NULL || sigint == NULL || sighup == NULL ||
+	    event_add(poll, &poll_tv) != 0 || event_add(tel, &tel_tv) != 0 ||
+	    event_add(sigterm, NULL) != 0 || event_add(sigint, NULL) != 0 ||
+	    event_add(sighup, NULL) != 0) {
 		snprintf(err, err_len, "cannot set up the control events");
 		goto out;
 	}
+	telemetry_publish(c.p.dp);
 	event_base_dispatch(c.base);
 	rc = 0;
 out:
+	telemetry_unpublish();
+	httpd_destroy(c.http); /* pending answers are dropped with their connections */
+	if (c.p.api != NULL) {
+		c.p.api->reply = NULL;
+		c.p.api->http = NULL;
+	}
 	if (poll != NULL)
 		event_free(poll);
+	if (tel != NULL)
+		event_free(tel);
 	if (sigterm != NULL)
 		event_free(sigterm);
 	if (sigint != NULL)
 		event_free(sigint);
 	if (sighup != NULL)
 		event_free(sighup);
-	if (c.http != NULL)
-		evhttp_free(c.http);
 	event_base_free(c.base);
 	return rc;
 }

@@ -1,11 +1,21 @@
 /* SPDX-License-Identifier: LGPL-3.0-or-later */
 /*
- * The data path: worker lcores running rx -> classify -> tx to completion, and the control
- * thread's side of it (finished flow records arrive over a ring; stop requests; counters).
+ * The data path: lcores running one loop each, chosen once at launch (dp/lcore.c):
+ *   - a lone worker: rx -> classify -> tx to completion (one lcore besides the control one);
+ *   - with more lcores, an I/O lcore (rx, dispatch by a symmetric hash of the flow, tx) and
+ *     classification workers fed by rings;
+ *   - the dummy service function (flowtag sf).
+ * Packets come from an input (input.h): the live ports, or a replayed capture.
  *
- * Lifecycle from the control thread: datapath_create() after the EAL is up,
- * datapath_start(), then datapath_poll() in a loop until it returns true (replay drained) or
- * until the caller decides to stop (datapath_stop()), then datapath_destroy().
+ * The control thread owns the data path and is the only caller of these functions. It never
+ * waits for a worker: it publishes (the policy, by RCU), asks (requests, which workers carry
+ * out in bounded slices and which belong to the data path until the worker is done with
+ * them) and collects (finished flow records, request results) in datapath_poll(), which it
+ * calls every millisecond or so. A worker never waits for the control thread without a
+ * bound (a full record ring: at most DP_RECORD_WAIT_MS, then the record is counted as lost).
+ *
+ * Lifecycle: datapath_create() after the EAL is up, datapath_start(), datapath_poll() until it
+ * returns true (input drained, or stopped by datapath_stop()), datapath_destroy().
  */
 #ifndef FLOWTAG_DATAPATH_H
 #define FLOWTAG_DATAPATH_H
@@ -14,29 +24,28 @@
 #include <stdint.h>
 
 #include "config.h"
-#include "policy.h"
 #include "flow_record.h"
+#include "policy.h"
 #include "worker.h"
 
 struct dpi;
+struct dp_input;
+
+#define DP_RECORD_WAIT_MS 5000 /* a lossless worker waits this long for record room at most */
+#define DP_RETIRED_POLICIES_MAX 64 /* swapped-out policies waiting for the workers to move on */
+#define DP_REQUESTS_MAX 256 /* requests in flight at once, over all workers */
 
 /* Called on the control thread for each finished flow. */
 typedef void (*datapath_record_cb)(void *ctx, const struct flow_record *rec);
 
 struct datapath_params {
 	const struct config *cfg;
-	/* Replay: packets the input holds; the workers flush and finish after that many. */
-	uint64_t rx_target;
-	/* Replay: a full record ring makes the worker wait instead of dropping the record. */
-	bool lossless_records;
+	/* Where packets come from; NULL: the live ports of cfg (dp_input_live). */
+	struct dp_input *input;
 	datapath_record_cb on_record;
 	void *record_ctx;
 	/* Compiled by the caller; the data path owns it from here (NULL = pass everything). */
 	struct policy *policy;
-	/* Replay: after each pass, flush the flows and read the input again (fresh flows). */
-	bool loop;
-	uint32_t loop_pause_ms; /* between passes */
-	uint32_t replay_pps; /* replay pacing, packets per second; 0 = as fast as it goes */
 	/* A dummy service function instead of the classifier: see sf.h. */
 	bool service_function;
 };
@@ -44,52 +53,85 @@ struct datapath_params {
 struct datapath_stats {
 	uint64_t rx_packets;
 	uint64_t tx_packets;
-	uint64_t dropped; /* by decision (policy, malformed) */
+	uint64_t dropped; /* by decision (policy, malformed, untaggable) */
 	uint64_t tx_failed; /* the port would not take them */
 	uint64_t oversize; /* tagged frames beyond the MTU (dropped or sent untagged) */
-	uint64_t tag_failed; /* frames that could not carry their chain's tag (sent untagged) */
-	uint64_t records_dropped; /* record ring full (live mode only) */
+	uint64_t tag_failed; /* frames that could not carry their chain's tag (no room) */
+	uint64_t records_dropped; /* record ring full (live traffic; or a lossless wait ran out) */
+	uint64_t dispatch_dropped; /* a worker's ring was full (live traffic, I/O lcore) */
+	uint64_t requests_refused; /* too many requests in flight */
 	uint64_t port_ipackets, port_opackets, port_ierrors, port_rx_nombuf;
+	uint32_t requests_in_flight;
+	uint32_t policies_retiring; /* swapped out, still visible to a worker */
 	double busy_s; /* from the first packet received to the last one out (replay timing) */
 	struct worker_stats w; /* summed over workers */
 };
 
-/* Returns NULL with a message in err. */
+/* Returns NULL with a message in err. The policy in params is ours even then. */
 struct datapath *datapath_create(const struct datapath_params *params, char *err, size_t err_len);
 int datapath_start(struct datapath *dp);
-/* Deliver finished records; true once every worker has finished (replay drained, or stopped). */
+/*
+ * Deliver finished records and request results, reclaim retired policies, rewind a looping
+ * replay, watch the links. Returns true once every lcore has finished (input drained, or
+ * stopped). Never blocks.
+ */
 bool datapath_poll(struct datapath *dp);
-/* Ask the workers to flush their flows and finish (signal-safe: sets a flag only). */
+/* Ask the lcores to end every flow and finish (signal-safe: sets a flag only). */
 void datapath_stop(struct datapath *dp);
-/* Waits for the workers, delivers the last records, closes the ports. NULL-safe. */
+/* Waits (bounded) for the lcores, delivers the last records, closes the ports. NULL-safe. */
 void datapath_destroy(struct datapath *dp);
 
 /*
- * Swap in a new policy under traffic: workers move to it at their next burst (RCU), no packet
- * waits or is dropped; the old one is freed once no worker can see it. Control thread.
+ * Publish a new policy: workers move to it at their next loop (RCU: DPDK's QSBR), no packet
+ * waits or is dropped. The old one is freed by a later datapath_poll() once no worker can
+ * see it. Returns 0 (the data path owns p), or -EBUSY when DP_RETIRED_POLICIES_MAX old ones
+ * still wait for a worker to move on (p is not taken: the caller frees it).
  */
-void datapath_set_policy(struct datapath *dp, struct policy *p);
+int datapath_set_policy(struct datapath *dp, struct policy *p);
+/* The policy in force (valid on the control thread until its next datapath_set_policy). */
 const struct policy *datapath_policy(const struct datapath *dp);
 
-/* A view of the live flows, filtered by the worker (NULL / -1 = any). */
+/* A view of the live flows, filtered by the worker. */
 struct datapath_flow_filter {
-	int app; /* nDPI protocol id: master or app */
-	const char *host_glob;
-	int chain; /* -2 = any; -1 = flows on no chain; >= 0: on chain `chain_name` */
+	int app; /* nDPI protocol id, master or app; -1 = any */
+	char host_glob[256]; /* "" = any */
+	int chain; /* -2 = any; -1 = flows on no chain; >= 0: on the chain named chain_name */
 	char chain_name[32];
 	uint8_t cidr_version; /* 0 = any */
 	uint8_t cidr_prefix;
 	uint8_t cidr_addr[16]; /* either endpoint */
 };
+
+/* What a request came to, handed to its callback (valid during the callback only). */
+struct datapath_result {
+	int status; /* 0, -ETIMEDOUT (a worker did not finish in time), -ESHUTDOWN (stopped) */
+	const struct flow_record *flows; /* flows requests */
+	uint32_t n_flows;
+	bool more; /* more flows matched beyond offset + n_flows */
+	uint64_t flushed; /* flush requests: flows ended */
+};
+typedef void (*datapath_result_cb)(void *ctx, const struct datapath_result *res);
+
 /*
- * Copy up to `max` records of live flows that match, skipping the first `offset` matches.
- * Returns how many were copied, *more tells whether others matched beyond; -ETIMEDOUT if a
- * worker did not answer within timeout_ms. Control thread; workers scan in bounded steps.
+ * Ask the workers for their live flows that match `f`: up to `max` records after skipping
+ * the first `offset` matches (over the workers in turn). `done` runs on the control thread,
+ * from datapath_poll(), exactly once (unless cancelled): with the results, or with
+ * -ETIMEDOUT after timeout_ms. The request and its results belong to the data path until the
+ * workers are done with them, whatever happened to the asker meanwhile. Returns a handle
+ * (for datapath_request_cancel), or 0 with errno EBUSY (DP_REQUESTS_MAX in flight) or ENOMEM.
  */
-int datapath_flows(struct datapath *dp, const struct datapath_flow_filter *f, uint32_t offset,
-		   uint32_t max, struct flow_record *out, bool *more, uint32_t timeout_ms);
-/* End every live flow (records written); returns how many, or -ETIMEDOUT. */
-int datapath_flush_flows(struct datapath *dp, uint32_t timeout_ms);
+uint64_t datapath_request_flows(struct datapath *dp, const struct datapath_flow_filter *f,
+				uint32_t offset, uint32_t max, uint32_t timeout_ms,
+				datapath_result_cb done, void *ctx);
+/*
+ * End every live flow now: every flow's record is written (the workers end flows only as
+ * fast as their record rings have room). `done` as above, with res->flushed.
+ */
+uint64_t datapath_request_flush(struct datapath *dp, uint32_t timeout_ms, datapath_result_cb done,
+				void *ctx);
+/* The asker went away: `done` will not be called. The request is reaped when the workers
+ * are done with it. Unknown or finished handles are ignored. */
+void datapath_request_cancel(struct datapath *dp, uint64_t handle);
 
 /* Ports: name, link state, counters. */
 struct datapath_port_info {
@@ -104,6 +146,7 @@ void datapath_worker_stats(const struct datapath *dp, uint32_t i, struct worker_
 bool datapath_ready(const struct datapath *dp);
 
 void datapath_get_stats(const struct datapath *dp, struct datapath_stats *st);
+/* nDPI's names (read-only tables; any thread). NULL for a service function. */
 const struct dpi *datapath_names(const struct datapath *dp);
 /* Service-function mode: the counters of port `port` (config index). */
 struct sf_counters;

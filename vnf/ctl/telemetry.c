@@ -1,0 +1,166 @@
+/* SPDX-License-Identifier: LGPL-3.0-or-later */
+#include "telemetry.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <rte_telemetry.h>
+
+#include "datapath.h"
+#include "dpi.h"
+#include "policy.h"
+
+#define NAME_MAX_LEN 64
+
+struct snapshot {
+	bool valid;
+	struct {
+		const char *name;
+		uint64_t value;
+	} stats[16];
+	unsigned n_stats;
+	struct {
+		char name[NAME_MAX_LEN];
+		uint64_t packets;
+	} apps[RTE_TEL_MAX_DICT_ENTRIES];
+	unsigned n_apps;
+	struct {
+		char name[POLICY_NAME_MAX];
+		uint64_t packets;
+	} chains[POLICY_MAX_CHAINS];
+	unsigned n_chains;
+};
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static struct snapshot published; /* under lock */
+static struct snapshot building; /* control thread only */
+
+static void
+stat(struct snapshot *s, const char *name, uint64_t v)
+{
+	s->stats[s->n_stats].name = name; /* string literals: they outlive everything */
+	s->stats[s->n_stats++].value = v;
+}
+
+void
+telemetry_publish(const struct datapath *dp)
+{
+	const struct policy *p = datapath_policy(dp);
+	const struct dpi *names = datapath_names(dp);
+	struct snapshot *s = &building;
+	struct datapath_stats ds;
+	uint32_t i;
+
+	memset(s, 0, sizeof(*s));
+	datapath_get_stats(dp, &ds);
+	stat(s, "packets", ds.w.packets);
+	stat(s, "bytes", ds.w.bytes);
+	stat(s, "flows_active", ds.w.flows_active);
+	stat(s, "flows_created", ds.w.flows_created);
+	stat(s, "flows_detected", ds.w.flows_detected);
+	stat(s, "dpi_states_in_use", ds.w.dpi_states_in_use);
+	stat(s, "metadata_not_kept", ds.w.meta_not_kept);
+	stat(s, "tagged", ds.w.out_tagged);
+	stat(s, "untagged", ds.w.out_pass);
+	stat(s, "dropped_policy", ds.w.out_dropped_policy);
+	stat(s, "dropped_malformed", ds.w.dropped_malformed);
+	stat(s, "tx_failed", ds.tx_failed);
+	stat(s, "policy_version", p != NULL ? policy_version(p) : 0);
+	for (i = 0; names != NULL && i < WORKER_MAX_APPS && s->n_apps < RTE_TEL_MAX_DICT_ENTRIES; i++) {
+		if (ds.w.app_packets[i] == 0)
+			continue;
+		snprintf(s->apps[s->n_apps].name, NAME_MAX_LEN, "%s", dpi_proto_name(names, (uint16_t)i));
+		s->apps[s->n_apps++].packets = ds.w.app_packets[i];
+	}
+	for (i = 0; p != NULL && i < policy_chain_count(p); i++) {
+		snprintf(s->chains[i].name, POLICY_NAME_MAX, "%s", policy_chain_at(p, i)->name);
+		s->chains[i].packets = ds.w.chain_packets[i];
+		s->n_chains++;
+	}
+	s->valid = true;
+	pthread_mutex_lock(&lock);
+	published = *s;
+	pthread_mutex_unlock(&lock);
+}
+
+void
+telemetry_unpublish(void)
+{
+	pthread_mutex_lock(&lock);
+	published.valid = false;
+	pthread_mutex_unlock(&lock);
+}
+
+/* The commands: a copy of the snapshot under the lock, then the dict from the copy. */
+static struct snapshot *
+copy_published(struct snapshot *out)
+{
+	pthread_mutex_lock(&lock);
+	*out = published;
+	pthread_mutex_unlock(&lock);
+	return out->valid ? out : NULL;
+}
+
+static int
+tel_stats(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	struct snapshot s; /* ~20 KB; DPDK runs a thread per telemetry client */
+	unsigned i;
+
+	(void)cmd;
+	(void)params;
+	rte_tel_data_start_dict(d);
+	if (copy_published(&s) == NULL)
+		return 0;
+	for (i = 0; i < s.n_stats; i++)
+		rte_tel_data_add_dict_u64(d, s.stats[i].name, s.stats[i].value);
+	return 0;
+}
+
+static int
+tel_apps(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	struct snapshot s;
+	unsigned i;
+
+	(void)cmd;
+	(void)params;
+	rte_tel_data_start_dict(d);
+	if (copy_published(&s) == NULL)
+		return 0;
+	for (i = 0; i < s.n_apps; i++)
+		rte_tel_data_add_dict_u64(d, s.apps[i].name, s.apps[i].packets);
+	return 0;
+}
+
+static int
+tel_chains(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	struct snapshot s;
+	unsigned i;
+
+	(void)cmd;
+	(void)params;
+	rte_tel_data_start_dict(d);
+	if (copy_published(&s) == NULL)
+		return 0;
+	for (i = 0; i < s.n_chains; i++)
+		rte_tel_data_add_dict_u64(d, s.chains[i].name, s.chains[i].packets);
+	return 0;
+}
+
+int
+telemetry_register(void)
+{
+	int rc = 0;
+
+	rc |= rte_telemetry_register_cmd("/flowtag/stats", tel_stats,
+					 "flowtag's counters: packets, flows, tags, drops. No parameters");
+	rc |= rte_telemetry_register_cmd("/flowtag/apps", tel_apps,
+					 "Packets per nDPI application. No parameters");
+	rc |= rte_telemetry_register_cmd("/flowtag/chains", tel_chains,
+					 "Packets tagged per service chain. No parameters");
+	return rc != 0 ? -1 : 0;
+}
