@@ -12,6 +12,8 @@
 #   FLOWTAG_FILE_PREFIX  unique per instance on a host (default: the container's hostname)
 #   FLOWTAG_API          API listen address ("" = none; default 127.0.0.1:8080)
 #   FLOWTAG_RECORDS      flow records file (e.g. /var/log/flowtag/flows.jsonl)
+#   FLOWTAG_TOKEN_FILE   the API's bearer token (default /run/flowtag/api.token: made at start,
+#                        0600, when missing; mount a secret there to provide your own)
 set -euo pipefail
 
 cfg=${FLOWTAG_CONFIG:-/etc/flowtag/flowtag.yaml}
@@ -45,6 +47,7 @@ effective_config() {
 		fi
 		echo "api:"
 		echo "  listen: \"${FLOWTAG_API-127.0.0.1:8080}\""
+		echo "  token_file: \"${FLOWTAG_TOKEN_FILE:-/run/flowtag/api.token}\""
 		[ -n "${FLOWTAG_RECORDS:-}" ] && { echo "records:"; echo "  path: \"$FLOWTAG_RECORDS\""; }
 	} >> "$out"
 	echo "$out"

@@ -104,7 +104,8 @@ class Testbed:
                 f.write("ports:\n  - name: %s\n    vdev: \"net_virtio_user%d,path=%s,server=1,"
                         "queues=1,queue_size=1024\"\n" % (vnf, i, self.sock(vnf)))
                 f.write("records: {path: %s}\n" % self.records_of(i))
-                f.write("api: {listen: \"127.0.0.1:%d\"}\n" % (self.api_port + i))
+                f.write("api: {listen: \"127.0.0.1:%d\", token_file: %s}\n"
+                        % (self.api_port + i, self.token_of(i)))
                 f.write("datapath: {mtu: %d}\n" % ovslib.VHOST_MTU)
         with open(os.path.join(self.dir, "sf.yaml"), "w") as f:
             f.write("eal: {lcores: \"0,1\", memory_mb: 256, file_prefix: ftb-sf-%s}\n" % self.id)
@@ -119,6 +120,11 @@ class Testbed:
 
     def sock(self, name):
         return os.path.join(self.dir, name + ".sock")
+
+    def token_of(self, i):
+        """Where flowtag instance i writes its API token (a container sees this directory as
+        /run/flowtag)."""
+        return os.path.join(self.dir, "api.token" if i == 0 else "api%d.token" % i)
 
     def _spawn(self, name, args):
         out = open(os.path.join(self.dir, name + ".log"), "w")
@@ -153,6 +159,8 @@ class Testbed:
                                "-e", "FLOWTAG_SOCKET=/run/flowtag/%s.sock" % vnf,
                                "-e", "FLOWTAG_FILE_PREFIX=ftb-ft-%s-%d" % (self.id, i),
                                "-e", "FLOWTAG_API=127.0.0.1:%d" % (self.api_port + i),
+                               "-e", "FLOWTAG_TOKEN_FILE=/run/flowtag/%s" % os.path.basename(
+                                   self.token_of(i)),
                                "-e", "FLOWTAG_RECORDS=/run/flowtag/%s" % os.path.basename(
                                    self.records_of(i)),
                                "-e", "FLOWTAG_MEMORY_MB=256", self.image, "run"])
@@ -186,8 +194,8 @@ class Testbed:
         os.makedirs(self.dir, exist_ok=True)
         self._write_configs()
         self.log("testbed: run directory %s; flowtag's API: http://127.0.0.1:%d/v1/ "
-                 "(vnf/ctl/flowtagctl --url http://127.0.0.1:%d top)" % (self.dir, self.api_port,
-                                                                   self.api_port))
+                 "(vnf/ctl/flowtagctl --url http://127.0.0.1:%d top; changes need "
+                 "--token-file %s)" % (self.dir, self.api_port, self.api_port, self.token_of(0)))
         # The container runs as an unprivileged user: it must create its socket here too.
         os.chmod(self.dir, 0o1777 if self.image else 0o755)
         self.ovs.start()

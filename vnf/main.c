@@ -24,6 +24,7 @@
 #include "api.h"
 #include "replay.h"
 #include "telemetry.h"
+#include "token.h"
 #include "capture.h"
 #include "control.h"
 #include "config.h"
@@ -185,41 +186,30 @@ struct drive_opts {
 };
 
 /*
- * The bearer token from its file: the first line, at most API_TOKEN_MAX bytes (a longer one
- * is refused, not cut short). NULL and 0 for none; -1 with the reason printed.
+ * The API's bearer token, per api.auth and api.token_file: `flowtag run` reads the file or
+ * makes a fresh token there (*made: remove it at exit); `replay --api` uses one only when the
+ * config names the file. 0 (token NULL for none), or -1 with the reason printed.
  */
 static int
-read_token(const char *path, char **token)
+setup_token(const struct config *cfg, bool replaying, char **token, bool *made)
 {
-	char buf[API_TOKEN_MAX + 2];
-	size_t n;
-	FILE *f;
+	char err[CONFIG_ERR_MAX + 128];
 
 	*token = NULL;
-	if (path[0] == '\0')
+	*made = false;
+	if (cfg->api_auth == CONFIG_API_AUTH_NONE || (replaying && !cfg->api_token_file_set))
 		return 0;
-	f = fopen(path, "r");
-	if (f == NULL || fgets(buf, sizeof(buf), f) == NULL) {
-		fprintf(stderr, "flowtag: api.token_file %s: %s\n", path,
-			f == NULL ? strerror(errno) : "empty");
-		if (f != NULL)
-			fclose(f);
+	*token = replaying ? token_load(cfg->api_token_file, API_TOKEN_MAX, err, sizeof(err))
+			   : token_load_or_make(cfg->api_token_file, API_TOKEN_MAX, made, err,
+						sizeof(err));
+	if (*token == NULL) {
+		fprintf(stderr, "flowtag: %s\n", err);
 		return -1;
 	}
-	fclose(f);
-	n = strcspn(buf, "\r\n");
-	if (n > API_TOKEN_MAX || (buf[n] == '\0' && strlen(buf) > API_TOKEN_MAX)) {
-		fprintf(stderr, "flowtag: api.token_file %s: the token is longer than %d bytes\n",
-			path, API_TOKEN_MAX);
-		return -1;
-	}
-	buf[n] = '\0';
-	if (n == 0) {
-		fprintf(stderr, "flowtag: api.token_file %s: empty\n", path);
-		return -1;
-	}
-	*token = strdup(buf);
-	return *token != NULL ? 0 : -1;
+	if (*made)
+		fprintf(stderr, "flowtag: API token written to %s (flowtagctl reads it from there)\n",
+			cfg->api_token_file);
+	return 0;
 }
 
 static char *
@@ -286,10 +276,12 @@ drive(struct config *cfg, const struct drive_opts *o, const char *prog)
 	struct datapath_params dpp = {0};
 	struct record_sink sink = {0};
 	struct datapath *dp = NULL;
+	bool token_made = false;
 	char err[512];
 	int rc = 0;
 
 	memset(&api, 0, sizeof(api));
+	api.auth = cfg->api_auth;
 	if (policy == NULL)
 		return EXIT_USAGE;
 	if (o->records_path != NULL && o->records_path[0] != '\0') {
@@ -299,7 +291,8 @@ drive(struct config *cfg, const struct drive_opts *o, const char *prog)
 			return 1;
 		}
 	}
-	if (read_token(cfg->api_token_file, &api.token) != 0) {
+	if (!o->service_function && o->api_listen != NULL && o->api_listen[0] != '\0' &&
+	    setup_token(cfg, replaying, &api.token, &token_made) != 0) {
 		if (sink.f != NULL)
 			fclose(sink.f);
 		policy_destroy(policy);
@@ -374,6 +367,8 @@ drive(struct config *cfg, const struct drive_opts *o, const char *prog)
 	}
 out:
 	api_release(&api);
+	if (token_made)
+		unlink(cfg->api_token_file); /* a fresh one at the next start */
 	datapath_destroy(dp);
 	eal_stop();
 	policy_destroy(policy);

@@ -26,7 +26,7 @@ import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, ".."))
-from testlib import Daemon, check, finish, http  # noqa: E402
+from testlib import Daemon, check, finish, free_port, http  # noqa: E402
 sys.path.insert(0, os.path.join(HERE, "../../ovs-integration"))
 import trafficgen  # noqa: E402
 
@@ -224,20 +224,67 @@ def main():
             check(flows == recs == lines,
                   "no flow record lost: %d flows, %d records, %d lines" % (flows, recs, lines))
 
-        # A bearer token.
+        # A bearer token in a file the config names (replay keeps no token otherwise).
         token = os.path.join(tmp, "token")
         with open(token, "w") as out:
             out.write("s3cret-token\n")
-        with open(demo) as f, open(cfg, "w") as out:
-            out.write(f.read() + "\napi: {token_file: %s}\n" % token)
-        d2 = Daemon(flowtag, cfg, pcap, tmp, "token")
-        st1 = d2.get("/v1/stats")[0]
-        st2 = d2.get("/v1/stats", token="wrong")[0]
-        st3 = d2.get("/v1/stats", token="s3cret-token")[0]
-        st4 = d2.get("/v1/health")[0]
-        check((st1, st2, st3, st4) == (401, 401, 200, 200),
-              "token: none 401, wrong 401, right 200, health open (%s)" % ([st1, st2, st3, st4],))
-        d2.stop()
+        os.chmod(token, 0o600)
+        policy_body = open(demo, "rb").read()
+        for auth, want in (("writes", (200, 401, 401, 200, 200)),
+                           ("all", (401, 401, 401, 200, 200))):
+            with open(demo) as f, open(cfg, "w") as out:
+                out.write(f.read() + "\napi: {token_file: %s, auth: %s}\n" % (token, auth))
+            d2 = Daemon(flowtag, cfg, pcap, tmp, "token-" + auth)
+            got = (d2.get("/v1/stats")[0],
+                   http("PUT", d2.url + "/v1/policy", policy_body)[0],
+                   http("PUT", d2.url + "/v1/policy", policy_body, token="wrong")[0],
+                   http("PUT", d2.url + "/v1/policy", policy_body, token="s3cret-token")[0],
+                   d2.get("/v1/health")[0])
+            d2.stop()
+            check(got == want, "api.auth %s: read without token, write without, wrong, right, "
+                  "health: %s (want %s)" % (auth, got, want))
+
+        # flowtag run makes its own token (0600), requires it for changes, removes it at exit.
+        run_token = os.path.join(tmp, "run", "api.token")
+        for auth in ("writes", "none"):
+            port = free_port()
+            with open(demo) as f, open(cfg, "w") as out:
+                out.write(f.read() + "\neal: {hugepages: false, file_prefix: %s-run}\n"
+                          "ports: [{name: null0, vdev: \"net_null0,no-rx=1\"}]\n"
+                          "api: {listen: \"127.0.0.1:%d\", token_file: %s, auth: %s}\n"
+                          % (prefix, port, run_token, auth))
+            log = open(os.path.join(tmp, "run-%s.log" % auth), "w")
+            p = subprocess.Popen([flowtag, "run", "-c", cfg], stdout=log, stderr=subprocess.STDOUT)
+            url = "http://127.0.0.1:%d" % port
+            deadline = time.time() + 20
+            while time.time() < deadline:
+                try:
+                    if http("GET", url + "/v1/health")[0] == 200:
+                        break
+                except OSError:
+                    time.sleep(0.1)
+            exists = os.path.exists(run_token)
+            mode = os.stat(run_token).st_mode & 0o777 if exists else None
+            tok = open(run_token).read().strip() if exists else None
+            bare = http("PUT", url + "/v1/policy", policy_body)[0]
+            with_tok = http("PUT", url + "/v1/policy", policy_body, token=tok)[0] if tok else None
+            r = subprocess.run([sys.executable, ctl, "--url", url, "--token-file", run_token,
+                                "flush"] if tok else [sys.executable, ctl, "--url", url, "flush"],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            p.send_signal(signal.SIGTERM)
+            rc = p.wait(timeout=30)
+            log.close()
+            if auth == "writes":
+                check(exists and mode == 0o600 and tok and len(tok) == 64 and bare == 401 and
+                      with_tok == 200 and r.returncode == 0 and rc == 0 and
+                      not os.path.exists(run_token),
+                      "flowtag run makes a 0600 token (%s, %s chars), a change without it 401 "
+                      "(%s), with it 200 (%s), flowtagctl flush with it (%s), removed at exit"
+                      % (oct(mode) if mode else None, len(tok) if tok else 0, bare, with_tok,
+                         r.returncode))
+            else:
+                check(not exists and bare == 200 and r.returncode == 0 and rc == 0,
+                      "api.auth none: no token file, changes open (%s)" % bare)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return finish()

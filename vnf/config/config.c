@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include <yaml.h>
 
@@ -41,6 +42,14 @@ config_defaults(struct config *cfg)
 	cfg->oversize_drop = true;
 	snprintf(cfg->api_listen, sizeof(cfg->api_listen), "127.0.0.1:8080");
 	cfg->api_max_body = 1 << 20;
+	/* Where flowtagctl looks by default: root's /run, or the user's own runtime directory. */
+	if (getuid() != 0 && getenv("XDG_RUNTIME_DIR") != NULL &&
+	    strlen(getenv("XDG_RUNTIME_DIR")) < sizeof(cfg->api_token_file) - 32)
+		snprintf(cfg->api_token_file, sizeof(cfg->api_token_file), "%s/flowtag/api.token",
+			 getenv("XDG_RUNTIME_DIR"));
+	else
+		snprintf(cfg->api_token_file, sizeof(cfg->api_token_file), "/run/flowtag/api.token");
+	cfg->api_auth = CONFIG_API_AUTH_WRITES;
 	cfg->api_max_connections = 256;
 	cfg->api_max_header_bytes = 8192;
 	cfg->api_idle_timeout_s = 15;
@@ -552,6 +561,23 @@ static void
 api_token(struct loader *ld, struct config *cfg, const char *key, yaml_node_t *v)
 {
 	get_str(ld, v, key, cfg->api_token_file, sizeof(cfg->api_token_file));
+	if (!ld->failed && cfg->api_token_file[0] == '\0')
+		fail_at(ld, v, "'%s' must name a file (to turn the token off: api.auth: none)", key);
+	cfg->api_token_file_set = true;
+}
+static void
+api_auth(struct loader *ld, struct config *cfg, const char *key, yaml_node_t *v)
+{
+	if (!expect_type(ld, v, YAML_SCALAR_NODE, "writes, all or none", key))
+		return;
+	if (strcmp(scalar(v), "writes") == 0)
+		cfg->api_auth = CONFIG_API_AUTH_WRITES;
+	else if (strcmp(scalar(v), "all") == 0)
+		cfg->api_auth = CONFIG_API_AUTH_ALL;
+	else if (strcmp(scalar(v), "none") == 0)
+		cfg->api_auth = CONFIG_API_AUTH_NONE;
+	else
+		fail_at(ld, v, "'%s' must be writes, all or none, found '%s'", key, scalar(v));
 }
 static void
 api_body(struct loader *ld, struct config *cfg, const char *key, yaml_node_t *v)
@@ -581,6 +607,7 @@ api_request(struct loader *ld, struct config *cfg, const char *key, yaml_node_t 
 static const struct key_def api_keys[] = {
 	{"listen", api_listen},
 	{"token_file", api_token},
+	{"auth", api_auth},
 	{"max_body_bytes", api_body},
 	{"max_connections", api_connections},
 	{"max_header_bytes", api_header},

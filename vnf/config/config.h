@@ -26,6 +26,13 @@ struct config_port {
 	bool is_return; /* packets arriving here come back from the chains: never classified */
 };
 
+/* Who needs the bearer token (every route but /v1/health, which probes use, when it does). */
+enum config_api_auth {
+	CONFIG_API_AUTH_WRITES, /* requests that change state; reads too from off the host */
+	CONFIG_API_AUTH_ALL, /* every request */
+	CONFIG_API_AUTH_NONE, /* none: anyone who reaches the port may re-steer traffic */
+};
+
 enum config_mode {
 	CONFIG_MODE_ONE_ARM, /* packets leave by the port they came in on */
 	CONFIG_MODE_INLINE, /* two ports: what comes in on one leaves by the other */
@@ -75,7 +82,14 @@ struct config {
 
 	/* api: */
 	char api_listen[128]; /* "ADDR:PORT"; "" = no API */
-	char api_token_file[CONFIG_STR_MAX]; /* a file holding the bearer token; "" = none */
+	/*
+	 * The bearer token's file. `flowtag run` reads it if it exists, else writes a fresh
+	 * random token there (0600) and removes it at exit. `replay --api` uses a token only
+	 * when the config names this file (api_token_file_set).
+	 */
+	char api_token_file[CONFIG_STR_MAX];
+	bool api_token_file_set;
+	enum config_api_auth api_auth;
 	uint32_t api_max_body; /* bytes; larger requests get 413 */
 	uint32_t api_max_connections; /* open at once; beyond, the oldest idle one goes, or 503 */
 	uint32_t api_max_header_bytes; /* a request's head; 431 beyond */

@@ -888,6 +888,7 @@ struct route {
 	const char *path;
 	enum api_method method;
 	const char *allow;
+	bool writes; /* changes what flowtag does: the token is needed (api.auth: writes) */
 	/* One of: answers at once without the request, at once with it, or maybe later. */
 	void (*simple)(struct api *api, struct api_response *resp);
 	void (*with_req)(struct api *api, const struct api_request *req, struct api_response *resp);
@@ -896,28 +897,25 @@ struct route {
 };
 
 static const struct route routes[] = {
-	{"/v1/health", API_GET, "GET", get_health, NULL, NULL},
-	{"/v1/ready", API_GET, "GET", get_ready, NULL, NULL},
-	{"/v1/stats", API_GET, "GET", get_stats, NULL, NULL},
-	{"/v1/apps", API_GET, "GET", get_apps, NULL, NULL},
-	{"/v1/flows", API_GET, "GET", NULL, NULL, get_flows},
-	{"/v1/flows/flush", API_POST, "POST", NULL, NULL, post_flush},
-	{"/v1/chains", API_GET, "GET", get_chains, NULL, NULL},
-	{"/v1/policy", API_GET, "GET, PUT", get_policy, NULL, NULL},
-	{"/v1/policy", API_PUT, "GET, PUT", NULL, put_policy, NULL},
-	{"/metrics", API_GET, "GET", get_metrics, NULL, NULL},
+	{"/v1/health", API_GET, "GET", false, get_health, NULL, NULL},
+	{"/v1/ready", API_GET, "GET", false, get_ready, NULL, NULL},
+	{"/v1/stats", API_GET, "GET", false, get_stats, NULL, NULL},
+	{"/v1/apps", API_GET, "GET", false, get_apps, NULL, NULL},
+	{"/v1/flows", API_GET, "GET", false, NULL, NULL, get_flows},
+	{"/v1/flows/flush", API_POST, "POST", true, NULL, NULL, post_flush},
+	{"/v1/chains", API_GET, "GET", false, get_chains, NULL, NULL},
+	{"/v1/policy", API_GET, "GET, PUT", false, get_policy, NULL, NULL},
+	{"/v1/policy", API_PUT, "GET, PUT", true, NULL, put_policy, NULL},
+	{"/metrics", API_GET, "GET", false, get_metrics, NULL, NULL},
 };
 
 static bool
-authorized(const struct api *api, const struct api_request *req)
+token_matches(const struct api *api, const struct api_request *req)
 {
-	size_t n, i;
+	size_t n = strlen(api->token), i;
 	const char *given;
 	unsigned char diff = 0;
 
-	if (api->token == NULL)
-		return true;
-	n = strlen(api->token);
 	if (req->authorization == NULL || strncasecmp(req->authorization, "Bearer ", 7) != 0)
 		return false;
 	given = req->authorization + 7;
@@ -928,30 +926,48 @@ authorized(const struct api *api, const struct api_request *req)
 	return diff == 0;
 }
 
+/*
+ * Who needs the token (api.auth): with `writes`, requests that change what flowtag does, and
+ * every request from off the host; with `all`, every request; health never (probes).
+ */
+static bool
+authorized(const struct api *api, const struct api_request *req, const struct route *r)
+{
+	if (api->token == NULL || (r != NULL && strcmp(r->path, "/v1/health") == 0))
+		return true;
+	if (api->auth == CONFIG_API_AUTH_WRITES && req->peer_loopback && (r == NULL || !r->writes))
+		return true; /* a read (or an unknown path: 404) from this host */
+	return token_matches(api, req);
+}
+
 enum api_outcome
 api_handle(struct api *api, const struct api_request *req, struct api_response *resp)
 {
-	const struct route *path_match = NULL;
+	const struct route *route = NULL, *path_match = NULL;
 	size_t i;
 
 	memset(resp, 0, sizeof(*resp));
-	/* Health stays open for probes; everything else needs the token when one is set. */
-	if (strcmp(req->path, "/v1/health") != 0 && !authorized(api, req)) {
-		error_reply(resp, 401, "missing or wrong bearer token (Authorization: Bearer ...)");
-		return API_DONE;
-	}
 	for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
 		if (strcmp(routes[i].path, req->path) != 0)
 			continue;
 		path_match = &routes[i];
-		if (routes[i].method != req->method)
-			continue;
-		if (routes[i].deferred != NULL)
-			return routes[i].deferred(api, req, resp);
-		if (routes[i].simple != NULL)
-			routes[i].simple(api, resp);
+		if (routes[i].method == req->method) {
+			route = &routes[i];
+			break;
+		}
+	}
+	if (!authorized(api, req, route != NULL ? route : path_match)) {
+		error_reply(resp, 401, "missing or wrong bearer token (Authorization: Bearer ...; "
+				       "flowtag run writes it to api.token_file)");
+		return API_DONE;
+	}
+	if (route != NULL) {
+		if (route->deferred != NULL)
+			return route->deferred(api, req, resp);
+		if (route->simple != NULL)
+			route->simple(api, resp);
 		else
-			routes[i].with_req(api, req, resp);
+			route->with_req(api, req, resp);
 		return API_DONE;
 	}
 	if (path_match != NULL) {

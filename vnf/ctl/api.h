@@ -66,6 +66,7 @@ struct httpd;
 struct api {
 	struct datapath *dp;
 	char *token; /* NULL = no authentication */
+	int auth; /* enum config_api_auth: who needs the token */
 	char *policy_text; /* the YAML of the policy in force */
 	char policy_source[512]; /* file path, or "api" */
 	uint64_t started_unix;
