@@ -11,6 +11,7 @@ import collections
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -581,7 +582,7 @@ def test_long_token(a, tmp):
     os.chmod(tok, 0o600)
     cfg = os.path.join(tmp, "token.yaml")
     with open(cfg, "w") as f:
-        f.write("api: {token_file: %s}\n" % tok)
+        f.write("api: {token_file: %s, auth: all}\n" % tok)
     d = Daemon(a.flowtag, cfg, pcap, tmp, "token", pps=100, loop_pause=0)
     try:
         codes = (http("GET", d.url + "/v1/stats", token=long_token)[0],
@@ -598,10 +599,105 @@ def test_long_token(a, tmp):
           "long token: a 5,000-byte token is refused at start (%s)" % r.stdout.strip()[-80:])
 
 
+def busy_seconds(log):
+    import re
+    m = re.search(r"busy ([0-9.]+) s from the first packet", log)
+    return float(m.group(1)) if m else None
+
+
+def test_hash_flooding(a, tmp):
+    """60,000 UDP flows crafted to share one value of the old, unkeyed CRC32C flow hash took
+    35.8 s instead of 1.1 s (one probe run for all). Against the keyed hash they cost what
+    60,000 random flows cost: the same replay, both timed in this run, at most 3 times."""
+    colliding, random_ = os.path.join(tmp, "crc.pcap"), os.path.join(tmp, "rnd.pcap")
+    craft.craft("crc_collisions", colliding, flows=60000)
+    craft.craft("random_flows", random_, flows=60000)
+    cfg = "flows: {capacity: 131072, classifying: 65536}\n"
+    times = {}
+    for name, pcap in (("random", random_), ("crafted", colliding), ("random2", random_)):
+        rc, log, recs, took, _ = replay(a.flowtag, tmp, cfg, pcap, "flood-" + name)
+        times[name] = (rc, busy_seconds(log), len(recs), took)
+    base = min(times["random"][1], times["random2"][1])
+    crafted = times["crafted"][1]
+    check(all(t[0] == 0 and t[2] == 60000 for t in times.values()),
+          "hash flooding: every replay exit 0 with 60,000 records")
+    check(crafted is not None and base and crafted <= 3 * base,
+          "hash flooding: 60,000 crafted flows take %.3f s, 60,000 random ones %.3f s (ratio %.2f, "
+          "limit 3; the old hash: 32)" % (crafted or 0, base or 0, (crafted or 0) / (base or 1)))
+
+
+def test_new_flow_flood(a, tmp):
+    """300,000 one-packet flows into a table of 65,536: the oldest are evicted (counted, each
+    with its record), nothing crashes, every flow gets exactly one record."""
+    pcap = os.path.join(tmp, "flood.pcap")
+    craft.craft("new_flow_flood", pcap, flows=300000)
+    rc, log, recs, took, _ = replay(a.flowtag, tmp, "flows: {capacity: 65536, classifying: 16384}\n",
+                                    pcap, "newflood")
+    ends = collections.Counter(r["end"] for r in recs)
+    counts = summary_counts(log)
+    check(rc == 0 and counts is not None and counts[3] == 300000 and len(recs) == 300000 and
+          ends["evicted"] >= 300000 - 65536 and took < 120,
+          "new-flow flood: 300,000 flows, %d records (%s), in %.1f s" % (len(recs), dict(ends), took))
+
+
+def test_flush_in_run_mode(a, tmp):
+    """POST /v1/flows/flush with 40,000 live flows in `flowtag run`: every flow's record is
+    written (the worker ends flows only as fast as its record ring has room; 23,617 of 40,000
+    were lost when the control thread slept instead of draining)."""
+    pcap = os.path.join(tmp, "run40k.pcap")
+    craft.craft("random_flows", pcap, flows=40000)
+    port = socket.socket()
+    port.bind(("127.0.0.1", 0))
+    api_port = port.getsockname()[1]
+    port.close()
+    records = os.path.join(tmp, "run40k.jsonl")
+    cfg = os.path.join(tmp, "run40k.yaml")
+    with open(cfg, "w") as f:
+        f.write("eal: {hugepages: false, file_prefix: flowtag-flush-%d}\n"
+                "ports: [{name: cap, vdev: \"net_pcap_flush0,rx_pcap=%s,tx_pcap=/dev/null\"}]\n"
+                "flows: {capacity: 131072, classifying: 65536}\n"
+                "records: {path: %s}\napi: {listen: \"127.0.0.1:%d\", auth: none}\n"
+                % (os.getpid(), pcap, records, api_port))
+    log = open(os.path.join(tmp, "run40k.log"), "w")
+    p = subprocess.Popen([a.flowtag, "run", "-c", cfg], stdout=log, stderr=subprocess.STDOUT)
+    url = "http://127.0.0.1:%d" % api_port
+    active, flushed = 0, None
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            try:
+                st, body, _ = http("GET", url + "/v1/stats")
+                active = json.loads(body)["workers"][0]["flows_active"] if st == 200 else 0
+            except OSError:
+                active = 0
+            if active >= 40000:
+                break
+            time.sleep(0.2)
+        st, body, _ = http("POST", url + "/v1/flows/flush", timeout=60)
+        flushed = json.loads(body).get("flushed") if st == 200 else None
+        time.sleep(1.0)
+        st, body, _ = http("GET", url + "/v1/stats")
+        after = json.loads(body)["workers"][0]
+        dropped = json.loads(body)["drops"]["records_dropped"]
+    finally:
+        p.send_signal(signal.SIGTERM)
+        rc = p.wait(timeout=60)
+        log.close()
+    with open(records) as f:
+        ends = collections.Counter(json.loads(line)["end"] for line in f)
+    check(active >= 40000 and flushed == 40000 and after["flows_active"] == 0 and dropped == 0,
+          "flush in run mode: 40,000 live flows, flushed %s, %d left, %d records dropped"
+          % (flushed, after["flows_active"], dropped))
+    check(rc == 0 and ends["flush"] == 40000 and sum(ends.values()) == 40000,
+          "flush in run mode: exit %s, %d records written (%s)" % (rc, sum(ends.values()), dict(ends)))
+
+
 TESTS = {"long_hosts": test_long_hosts, "hostile_names": test_hostile_names,
          "files": test_files, "swaps_and_flows": test_swaps_and_flows_under_load,
          "api_limits": test_api_limits, "fd_exhaustion": test_fd_exhaustion,
-         "policy_bodies": test_hostile_policy_bodies, "long_token": test_long_token}
+         "policy_bodies": test_hostile_policy_bodies, "long_token": test_long_token,
+         "hash_flooding": test_hash_flooding, "new_flow_flood": test_new_flow_flood,
+         "flush_in_run_mode": test_flush_in_run_mode}
 
 
 def main():

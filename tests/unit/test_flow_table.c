@@ -310,15 +310,15 @@ timeouts_per_class(void **state)
 	flow_table_insert(ft, &k, flow_key_hash(&k), 0, FLOW_TC_OTHER);
 
 	/* Never before the timeout; at most one sweep period after it. */
-	assert_int_equal(flow_table_expire(ft, 59999, 100), 0);
-	assert_int_equal(flow_table_expire(ft, 60000 + FLOW_SWEEP_PERIOD_MS, 100), 1); /* other: 60 s */
-	assert_int_equal(flow_table_expire(ft, 119999, 100), 0);
+	assert_int_equal(flow_table_expire(ft, 59999, 100, UINT32_MAX), 0);
+	assert_int_equal(flow_table_expire(ft, 60000 + FLOW_SWEEP_PERIOD_MS, 100, UINT32_MAX), 1); /* other: 60 s */
+	assert_int_equal(flow_table_expire(ft, 119999, 100, UINT32_MAX), 0);
 	/* The TCP flow closes at 100 s: now only the 10 s linger applies. */
 	flow_table_touch(ft, tcp_e, 100000, FLOW_TC_TCP_CLOSED);
-	assert_int_equal(flow_table_expire(ft, 109999, 100), 0);
-	assert_int_equal(flow_table_expire(ft, 110000 + FLOW_SWEEP_PERIOD_MS, 100), 1);
+	assert_int_equal(flow_table_expire(ft, 109999, 100, UINT32_MAX), 0);
+	assert_int_equal(flow_table_expire(ft, 110000 + FLOW_SWEEP_PERIOD_MS, 100, UINT32_MAX), 1);
 	assert_int_equal(en.by_reason[FLOW_END_CLOSED], 1);
-	assert_int_equal(flow_table_expire(ft, 120000 + FLOW_SWEEP_PERIOD_MS, 100), 1); /* udp */
+	assert_int_equal(flow_table_expire(ft, 120000 + FLOW_SWEEP_PERIOD_MS, 100, UINT32_MAX), 1); /* udp */
 	assert_int_equal(en.by_reason[FLOW_END_IDLE], 2);
 
 	/* The budget bounds the entries one call examines. */
@@ -327,7 +327,7 @@ timeouts_per_class(void **state)
 		flow_table_insert(ft, &k, flow_key_hash(&k), 200000, FLOW_TC_UDP);
 	}
 	for (calls = 0, total = 0; calls < 4; calls++) {
-		uint32_t n = flow_table_expire(ft, 400000, 4);
+		uint32_t n = flow_table_expire(ft, 400000, 4, UINT32_MAX);
 
 		assert_true(n <= 4);
 		total += n;
@@ -350,10 +350,41 @@ sweep_paced_by_time(void **state)
 		key_n(&k, i);
 		flow_table_insert(ft, &k, flow_key_hash(&k), 200000, FLOW_TC_UDP);
 	}
-	assert_int_equal(flow_table_expire(ft, 319900, UINT32_MAX), 0); /* a full pass, early */
-	assert_int_equal(flow_table_expire(ft, 320000, UINT32_MAX), 100);
-	assert_int_equal(flow_table_expire(ft, 320050, UINT32_MAX), 50);
-	assert_int_equal(flow_table_expire(ft, 330000, UINT32_MAX), 850);
+	assert_int_equal(flow_table_expire(ft, 319900, UINT32_MAX, UINT32_MAX), 0); /* a full pass, early */
+	assert_int_equal(flow_table_expire(ft, 320000, UINT32_MAX, UINT32_MAX), 100);
+	assert_int_equal(flow_table_expire(ft, 320050, UINT32_MAX, UINT32_MAX), 50);
+	assert_int_equal(flow_table_expire(ft, 330000, UINT32_MAX, UINT32_MAX), 850);
+	flow_table_destroy(ft);
+}
+
+/*
+ * Idle flows wait for record room: a sweep ends at most max_end flows per call, and the
+ * entries it did not examine stay owed, so the same instant's later calls end the rest.
+ */
+static void
+sweep_waits_for_record_room(void **state)
+{
+	struct ended en = {0};
+	struct flow_table *ft = make(1000, &en);
+	struct flow_key k;
+	uint32_t i, total = 0, calls = 0;
+
+	(void)state;
+	for (i = 0; i < 1000; i++) {
+		key_n(&k, i);
+		flow_table_insert(ft, &k, flow_key_hash(&k), 200000, FLOW_TC_UDP);
+	}
+	assert_int_equal(flow_table_expire(ft, 210000, UINT32_MAX, UINT32_MAX), 0); /* not yet due */
+	assert_int_equal(flow_table_expire(ft, 330000, UINT32_MAX, 0), 0); /* no room: none */
+	while (total < 1000 && calls < 1000) {
+		uint32_t n = flow_table_expire(ft, 330000, UINT32_MAX, 64);
+
+		assert_true(n <= 64);
+		total += n;
+		calls++;
+	}
+	assert_int_equal(total, 1000);
+	assert_int_equal(calls, 16); /* 15 x 64 + 40 */
 	flow_table_destroy(ft);
 }
 
@@ -578,6 +609,7 @@ main(void)
 		cmocka_unit_test(ipv6_pool_full_evicts_ipv6),
 		cmocka_unit_test(timeouts_per_class),
 		cmocka_unit_test(sweep_paced_by_time),
+		cmocka_unit_test(sweep_waits_for_record_room),
 		cmocka_unit_test(time_never_steps_back),
 		cmocka_unit_test(flush_ends_all),
 		cmocka_unit_test(matches_reference_model),

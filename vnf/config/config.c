@@ -1051,3 +1051,36 @@ config_load_string(struct config *cfg, const char *name, const char *text, char 
 		return -1;
 	return load_document(cfg, &doc, name, err, err_len);
 }
+
+struct policy *
+config_policy_from_text(const char *text, const char *name, bool from_request,
+			uint32_t current_version, const struct dpi *names, char *err, size_t err_len)
+{
+	struct policy_spec spec;
+	struct policy *p = NULL;
+	struct config cfg;
+
+	config_defaults(&cfg);
+	if (config_load_string(&cfg, name, text, err, err_len) != 0)
+		goto out;
+	if (from_request && cfg.policy == NULL) {
+		snprintf(err, err_len, "%s:1:1: no policy in the body (expected 'chains', 'rules' or "
+				       "'policy'; to pass everything, say so: policy: {default: pass})",
+			 name);
+		goto out;
+	}
+	spec = *config_policy(&cfg);
+	if (from_request && !spec.version_set) {
+		if (current_version == UINT32_MAX) {
+			snprintf(err, err_len, "%s:1:1: the policy in force has the last version "
+					       "(%u): give the new one 'policy: {version: N}'",
+				 name, UINT32_MAX);
+			goto out;
+		}
+		spec.version = current_version + 1;
+	}
+	p = policy_compile(&spec, names, name, err, err_len);
+out:
+	config_release(&cfg);
+	return p;
+}

@@ -116,6 +116,19 @@ int config_load(struct config *cfg, const char *path, char *err, size_t err_len)
 int config_load_string(struct config *cfg, const char *name, const char *text, char *err,
 		       size_t err_len);
 
+/*
+ * A policy from text: a PUT /v1/policy body (`from_request`) or a reloaded config file, both
+ * the config file's YAML (or JSON). The text is loaded with the config's rules, then the
+ * policy compiled against nDPI's names. A request must hold a policy (chains, rules or
+ * policy; a body of comments would install "pass everything"), and one without its own
+ * version follows `current_version` + 1, never wrapping past 2^32-1. Returns the compiled
+ * policy, or NULL with "name:line:col: message" in err. Pure (the fuzz target drives it).
+ */
+struct dpi;
+struct policy *config_policy_from_text(const char *text, const char *name, bool from_request,
+				       uint32_t current_version, const struct dpi *names, char *err,
+				       size_t err_len);
+
 /* Frees what config_load allocated (EAL extras). Safe on defaults. */
 void config_release(struct config *cfg);
 

@@ -540,7 +540,7 @@ flow_table_touch(struct flow_table *ft, struct flow_entry *e, uint64_t now_ms,
 }
 
 uint32_t
-flow_table_expire(struct flow_table *ft, uint64_t now_ms, uint32_t budget)
+flow_table_expire(struct flow_table *ft, uint64_t now_ms, uint32_t budget, uint32_t max_end)
 {
 	uint32_t ended = 0, n, k, now;
 
@@ -568,6 +568,10 @@ flow_table_expire(struct flow_table *ft, uint64_t now_ms, uint32_t budget)
 	for (k = 0; k < n; k++) {
 		struct flow_entry *e;
 
+		if (ended == max_end) {
+			ft->sweep_owed += n - k; /* the rest waits for the next call */
+			break;
+		}
 		if (ft->sweep_pos >= ft->high_water)
 			ft->sweep_pos = 0;
 		e = &ft->entries[ft->sweep_pos++];

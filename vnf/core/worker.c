@@ -57,6 +57,7 @@ struct worker {
 	uint32_t policy_gen;
 	struct policy_names names[NAMED_GENS]; /* the last NAMED_GENS policies, by generation */
 	uint64_t now_ms;
+	uint32_t record_room; /* idle expiry ends at most this many flows per call */
 	struct worker_params p;
 	struct worker_stats st;
 };
@@ -104,6 +105,7 @@ worker_create(const struct worker_params *params)
 	w->p = *params;
 	w->policy = params->policy;
 	w->policy_gen = 1;
+	w->record_room = UINT32_MAX;
 	remember_policy_names(w);
 
 	ftp.capacity = params->flow_capacity;
@@ -592,7 +594,7 @@ worker_process(struct worker *w, const struct worker_pkt *pkts, uint16_t n)
 			process_one(w, &pkts[base + i], &ps[i]);
 		}
 	}
-	flow_table_expire(w->flows, w->now_ms, EXPIRE_BUDGET);
+	flow_table_expire(w->flows, w->now_ms, EXPIRE_BUDGET, w->record_room);
 }
 
 void
@@ -600,7 +602,13 @@ worker_tick(struct worker *w, uint64_t now_us)
 {
 	if (now_us / 1000 > w->now_ms)
 		w->now_ms = now_us / 1000;
-	flow_table_expire(w->flows, w->now_ms, EXPIRE_BUDGET);
+	flow_table_expire(w->flows, w->now_ms, EXPIRE_BUDGET, w->record_room);
+}
+
+void
+worker_set_record_room(struct worker *w, uint32_t room)
+{
+	w->record_room = room;
 }
 
 void

@@ -130,6 +130,13 @@ void worker_process(struct worker *w, const struct worker_pkt *pkts, uint16_t n)
 /* Let time pass without packets (end idle flows); now_us on the packets' clock. */
 void worker_tick(struct worker *w, uint64_t now_us);
 
+/*
+ * How many finished-flow records the owner can take now (its ring's room): idle expiry ends
+ * no more flows than that per call, so a wave of idle flows waits for room instead of losing
+ * records. Evictions (a full table) and flushes are not held back. Default: no limit.
+ */
+void worker_set_record_room(struct worker *w, uint32_t room);
+
 /* End every flow now (end of input, shutdown): each produces its record, held packets leave. */
 void worker_flush(struct worker *w);
 

@@ -22,8 +22,6 @@
 #include "policy.h"
 
 #define SMALL_BODY (256 * 1024)
-#define FLOWS_DEFAULT_LIMIT 100
-#define FLOWS_MAX_LIMIT 10000
 #define RECORD_JSON_MAX 2048
 #define WORKER_TIMEOUT_MS 2000
 #define FLUSH_TIMEOUT_MS 30000 /* a flush writes every record: longer */
@@ -75,65 +73,6 @@ error_reply(struct api_response *resp, int status, const char *fmt, ...)
 	json_string(&b, msg);
 	json_printf(&b, "}");
 	reply(resp, status, &b);
-}
-
-/* ---- query strings ---- */
-
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = (char)tolower((unsigned char)c);
-	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
-/* The (percent-decoded) value of `key` in the query, or NULL. */
-static const char *
-query_get(const char *query, const char *key, char *buf, size_t len)
-{
-	size_t klen = strlen(key);
-	const char *p = query;
-
-	while (p != NULL && *p != '\0') {
-		const char *end = strchr(p, '&');
-		size_t n = end != NULL ? (size_t)(end - p) : strlen(p);
-
-		if (n > klen && strncmp(p, key, klen) == 0 && p[klen] == '=') {
-			size_t i = klen + 1, o = 0;
-
-			while (i < n && o + 1 < len) {
-				if (p[i] == '%' && i + 2 < n + 1 && hexval(p[i + 1]) >= 0 &&
-				    hexval(p[i + 2]) >= 0) {
-					buf[o++] = (char)(hexval(p[i + 1]) << 4 | hexval(p[i + 2]));
-					i += 3;
-				} else {
-					buf[o++] = p[i] == '+' ? ' ' : p[i];
-					i++;
-				}
-			}
-			buf[o] = '\0';
-			return buf;
-		}
-		p = end != NULL ? end + 1 : NULL;
-	}
-	return NULL;
-}
-
-static bool
-parse_uint(const char *s, uint32_t max, uint32_t *out)
-{
-	char *end;
-	unsigned long v;
-
-	if (s == NULL || *s == '\0' || *s == '-')
-		return false;
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (*end != '\0' || errno != 0 || v > max)
-		return false;
-	*out = (uint32_t)v;
-	return true;
 }
 
 /* ---- handlers ---- */
@@ -442,77 +381,15 @@ flows_done(void *ctx, const struct datapath_result *res)
 	send_pending(pd, &resp);
 }
 
-/* "PREFIX" or "PREFIX/LEN" with LEN all digits, within the family's bits. */
-static bool
-parse_cidr_query(const char *text, struct datapath_flow_filter *f)
-{
-	char addr[64];
-	const char *slash = strchr(text, '/');
-	size_t al = slash != NULL ? (size_t)(slash - text) : strlen(text);
-	uint32_t maxp, pl;
-
-	if (al == 0 || al >= sizeof(addr))
-		return false;
-	memcpy(addr, text, al);
-	addr[al] = '\0';
-	if (inet_pton(AF_INET, addr, f->cidr_addr) == 1)
-		f->cidr_version = 4;
-	else if (inet_pton(AF_INET6, addr, f->cidr_addr) == 1)
-		f->cidr_version = 6;
-	else
-		return false;
-	maxp = f->cidr_version == 4 ? 32 : 128;
-	pl = maxp;
-	if (slash != NULL && (!isdigit((unsigned char)slash[1]) || strlen(slash + 1) > 3 ||
-			      !parse_uint(slash + 1, maxp, &pl)))
-		return false;
-	f->cidr_prefix = (uint8_t)pl;
-	return true;
-}
-
 static enum api_outcome
 get_flows(struct api *api, const struct api_request *req, struct api_response *resp)
 {
-	struct datapath_flow_filter f = {.app = -1, .chain = -2};
-	uint32_t limit = FLOWS_DEFAULT_LIMIT, offset = 0;
 	struct api_pending *pd;
-	char v[256];
+	struct flow_filter f;
+	char err[256];
 
-	if (query_get(req->query, "limit", v, sizeof(v)) != NULL &&
-	    !parse_uint(v, FLOWS_MAX_LIMIT, &limit)) {
-		error_reply(resp, 400, "limit must be a whole number from 0 to %d", FLOWS_MAX_LIMIT);
-		return API_DONE;
-	}
-	if (query_get(req->query, "offset", v, sizeof(v)) != NULL &&
-	    !parse_uint(v, UINT32_MAX, &offset)) {
-		error_reply(resp, 400, "offset must be a whole number");
-		return API_DONE;
-	}
-	if (query_get(req->query, "app", v, sizeof(v)) != NULL) {
-		const struct dpi *names = datapath_names(api->dp);
-
-		f.app = names != NULL ? dpi_proto_id(names, v) : -1;
-		if (f.app < 0) {
-			error_reply(resp, 400, "unknown application '%s' (nDPI's names, e.g. YouTube)", v);
-			return API_DONE;
-		}
-	}
-	if (query_get(req->query, "host", f.host_glob, sizeof(f.host_glob)) == NULL)
-		f.host_glob[0] = '\0';
-	if (query_get(req->query, "chain", v, sizeof(v)) != NULL) {
-		if (strcmp(v, "none") == 0) {
-			f.chain = -1;
-		} else if (strlen(v) >= sizeof(f.chain_name)) {
-			error_reply(resp, 400, "no chain is named '%s'", v);
-			return API_DONE;
-		} else {
-			f.chain = 0;
-			memcpy(f.chain_name, v, strlen(v) + 1);
-		}
-	}
-	if (query_get(req->query, "cidr", v, sizeof(v)) != NULL && !parse_cidr_query(v, &f)) {
-		error_reply(resp, 400, "cidr must be an IPv4 or IPv6 address, or ADDRESS/LENGTH with "
-				       "a length of 0 to 32 (IPv4) or 0 to 128 (IPv6)");
+	if (flow_filter_parse(req->query, datapath_names(api->dp), &f, err, sizeof(err)) != 0) {
+		error_reply(resp, 400, "%s", err);
 		return API_DONE;
 	}
 	pd = pending_new(api, req->conn);
@@ -520,10 +397,9 @@ get_flows(struct api *api, const struct api_request *req, struct api_response *r
 		error_reply(resp, 500, "out of memory");
 		return API_DONE;
 	}
-	pd->offset = offset;
-	pd->limit = limit;
-	pd->handle = datapath_request_flows(api->dp, &f, offset, limit, WORKER_TIMEOUT_MS,
-					    flows_done, pd);
+	pd->offset = f.offset;
+	pd->limit = f.limit;
+	pd->handle = datapath_request_flows(api->dp, &f, WORKER_TIMEOUT_MS, flows_done, pd);
 	if (pd->handle == 0) {
 		workers_error(resp, errno);
 		pending_drop(api, pd);
@@ -620,9 +496,7 @@ api_apply_policy(struct api *api, const char *text, const char *name, bool bump_
 {
 	const struct policy *cur = datapath_policy(api->dp);
 	const struct dpi *names = datapath_names(api->dp);
-	struct policy_spec spec;
 	struct policy *p;
-	struct config cfg;
 	char *copy;
 	int rc;
 
@@ -630,37 +504,11 @@ api_apply_policy(struct api *api, const char *text, const char *name, bool bump_
 		snprintf(err, err_len, "%s: no classifier running", name);
 		return -1;
 	}
-	config_defaults(&cfg);
-	if (config_load_string(&cfg, name, text, err, err_len) != 0) {
-		config_release(&cfg);
-		return -1;
-	}
-	/* A PUT must hold a policy: a body of comments would install "pass everything". */
-	if (bump_version && cfg.policy == NULL) {
-		snprintf(err, err_len, "%s:1:1: no policy in the body (expected 'chains', 'rules' or "
-				       "'policy'; to pass everything, say so: policy: {default: pass})",
-			 name);
-		config_release(&cfg);
-		return -1;
-	}
-	spec = *config_policy(&cfg);
-	/* A new policy without a version of its own follows the one in force; never wraps. */
-	if (bump_version && !spec.version_set && cur != NULL) {
-		if (policy_version(cur) == UINT32_MAX) {
-			snprintf(err, err_len, "%s:1:1: the policy in force has the last version "
-					       "(%u): give the new one 'policy: {version: N}'",
-				 name, UINT32_MAX);
-			config_release(&cfg);
-			return -1;
-		}
-		spec.version = policy_version(cur) + 1;
-	}
-	p = policy_compile(&spec, names, name, err, err_len);
-	config_release(&cfg);
-	copy = strdup(text);
+	p = config_policy_from_text(text, name, bump_version, cur != NULL ? policy_version(cur) : 0,
+				    names, err, err_len);
+	copy = p != NULL ? strdup(text) : NULL;
 	if (p == NULL || copy == NULL) {
 		policy_destroy(p);
-		free(copy);
 		return -1;
 	}
 	rc = datapath_set_policy(api->dp, p);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-3.0-or-later */
 /*
  * HTTP/1.1 request heads (RFC 9112), parsed in place from a connection's bytes, and the
- * pieces of a request target (path, query) the API reads. Every byte here comes from a
+ * request target split into its path and query (flow_filter.c reads the query's values). Every byte here comes from a
  * socket: lengths are bounded, nothing is read past `len`, and anything this server does not
  * do is refused with the status that says so. Pure code (the fuzz target drives it).
  */
@@ -47,13 +47,5 @@ size_t http_head_end(const char *buf, size_t len);
  * non-hex escape, an encoded NUL, a path longer than the buffer).
  */
 int http_split_target(const char *target, char *path, size_t path_len, const char **query);
-
-/*
- * The percent-decoded value of `key` in a query ("a=1&b=x%20y"), '+' as space, into
- * buf[0..len). Returns buf, or NULL if the key is absent. A value too long is cut to len - 1
- * and *truncated set (callers treat that as a bad value); a bad escape is kept verbatim.
- */
-const char *http_query_get(const char *query, const char *key, char *buf, size_t len,
-			   bool *truncated);
 
 #endif

@@ -210,7 +210,11 @@ datapath_create(const struct datapath_params *params, char *err, size_t err_len)
 	dp->max_frame = dp->cfg.mtu + ETH_HDR_LEN + VLAN_TAG_LEN;
 	dp->pkt_pool = rte_pktmbuf_pool_create("pkts", dp->cfg.mbufs, 256, 0,
 					       RTE_MBUF_DEFAULT_BUF_SIZE, (int)rte_socket_id());
-	dp->rec_pool = rte_mempool_create("records", RECORD_POOL_SIZE, sizeof(struct flow_record),
+	/* Every worker's ring full at once still finds records in the pool. */
+	dp->rec_pool = rte_mempool_create("records",
+					  RTE_MAX((unsigned)RECORD_POOL_SIZE,
+						  rte_lcore_count() * RECORD_RING_SIZE + 4096),
+					  sizeof(struct flow_record),
 					  256, 0, NULL, NULL, NULL, NULL, (int)rte_socket_id(), 0);
 	if (dp->pkt_pool == NULL || dp->rec_pool == NULL) {
 		snprintf(err, err_len, "cannot create the packet pool (%u mbufs): %s; raise "

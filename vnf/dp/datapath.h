@@ -24,6 +24,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "flow_filter.h"
 #include "flow_record.h"
 #include "policy.h"
 #include "worker.h"
@@ -91,17 +92,6 @@ int datapath_set_policy(struct datapath *dp, struct policy *p);
 /* The policy in force (valid on the control thread until its next datapath_set_policy). */
 const struct policy *datapath_policy(const struct datapath *dp);
 
-/* A view of the live flows, filtered by the worker. */
-struct datapath_flow_filter {
-	int app; /* nDPI protocol id, master or app; -1 = any */
-	char host_glob[256]; /* "" = any */
-	int chain; /* -2 = any; -1 = flows on no chain; >= 0: on the chain named chain_name */
-	char chain_name[32];
-	uint8_t cidr_version; /* 0 = any */
-	uint8_t cidr_prefix;
-	uint8_t cidr_addr[16]; /* either endpoint */
-};
-
 /* What a request came to, handed to its callback (valid during the callback only). */
 struct datapath_result {
 	int status; /* 0, -ETIMEDOUT (a worker did not finish in time), -ESHUTDOWN (stopped) */
@@ -113,16 +103,15 @@ struct datapath_result {
 typedef void (*datapath_result_cb)(void *ctx, const struct datapath_result *res);
 
 /*
- * Ask the workers for their live flows that match `f`: up to `max` records after skipping
- * the first `offset` matches (over the workers in turn). `done` runs on the control thread,
+ * Ask the workers for their live flows that match `f`: up to f->limit records after skipping
+ * the first f->offset matches (over the workers in turn). `done` runs on the control thread,
  * from datapath_poll(), exactly once (unless cancelled): with the results, or with
  * -ETIMEDOUT after timeout_ms. The request and its results belong to the data path until the
  * workers are done with them, whatever happened to the asker meanwhile. Returns a handle
  * (for datapath_request_cancel), or 0 with errno EBUSY (DP_REQUESTS_MAX in flight) or ENOMEM.
  */
-uint64_t datapath_request_flows(struct datapath *dp, const struct datapath_flow_filter *f,
-				uint32_t offset, uint32_t max, uint32_t timeout_ms,
-				datapath_result_cb done, void *ctx);
+uint64_t datapath_request_flows(struct datapath *dp, const struct flow_filter *f,
+				uint32_t timeout_ms, datapath_result_cb done, void *ctx);
 /*
  * End every live flow now: every flow's record is written (the workers end flows only as
  * fast as their record rings have room). `done` as above, with res->flushed.

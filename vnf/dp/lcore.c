@@ -233,7 +233,12 @@ describe(const struct datapath *dp, const uint8_t *data, uint32_t len, struct rt
 	pkt->opaque = m;
 	pkt->port = port_idx;
 	pkt->flags = dp->cfg.ports[port_idx].is_return ? WORKER_PKT_RETURN : 0;
-	if (dp->ts_offset >= 0 && (m->ol_flags & dp->ts_flag))
+	/*
+	 * A capture's packets carry their own time, which drives the flows' timeouts. Live
+	 * traffic runs on the wall clock only: a port's timestamps (a pcap file read live, a
+	 * NIC's own clock) need not be on the clock idle expiry ticks with.
+	 */
+	if (dp->lossless && dp->ts_offset >= 0 && (m->ol_flags & dp->ts_flag))
 		pkt->time_us = *RTE_MBUF_DYNFIELD(m, dp->ts_offset, rte_mbuf_timestamp_t *);
 	else
 		pkt->time_us = t_now;
@@ -251,6 +256,7 @@ classify_burst(struct dp_lcore *lc, struct rte_mbuf **rx, uint16_t n, uint16_t p
 	uint64_t t_now = dp->lossless ? 0 : dp_now_us(dp);
 	uint16_t i, start = 0;
 
+	worker_set_record_room(lc->w, rte_ring_free_count(lc->records));
 	for (i = 0; i < n; i++) {
 		struct rte_mbuf *m = rx[i];
 		uint16_t pidx = port_idx == SCRATCH_PORT_IN_MBUF ? m->port : port_idx;
@@ -305,6 +311,7 @@ tick(struct dp_lcore *lc)
 {
 	if (lc->dp->lossless)
 		return; /* a capture's flow time comes from its packets */
+	worker_set_record_room(lc->w, rte_ring_free_count(lc->records));
 	worker_tick(lc->w, dp_now_us(lc->dp));
 	tx_flush_all(lc);
 }

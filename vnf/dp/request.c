@@ -13,7 +13,6 @@
  * static command of the past had).
  */
 #include <errno.h>
-#include <fnmatch.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,7 +32,7 @@ enum dp_request_kind {
 /* One worker's part of an op. The worker holds it from dequeue until it sets `done`. */
 struct dp_request {
 	enum dp_request_kind kind;
-	const struct datapath_flow_filter *filter; /* the op's (the op outlives the request) */
+	const struct flow_filter *filter; /* the op's (the op outlives the request) */
 	uint32_t offset; /* matches to skip before copying */
 	uint32_t max; /* records to copy at most */
 	struct flow_record *out; /* into the op's buffer */
@@ -49,7 +48,7 @@ struct dp_op {
 	struct dp_op *next;
 	uint64_t handle;
 	enum dp_request_kind kind;
-	struct datapath_flow_filter filter;
+	struct flow_filter filter;
 	uint32_t offset_left; /* matches still to skip, over the next workers */
 	uint32_t max;
 	struct flow_record *recs; /* max records */
@@ -69,37 +68,6 @@ struct dp_op {
 
 /* ---- worker side ---- */
 
-static bool
-filter_match(const struct datapath_flow_filter *f, const struct flow_record *r)
-{
-	if (f->app >= 0 && r->verdict.app_proto != f->app && r->verdict.master_proto != f->app)
-		return false;
-	if (f->host_glob[0] != '\0' && fnmatch(f->host_glob, r->meta.host, FNM_CASEFOLD) != 0)
-		return false;
-	if (f->chain >= -1) {
-		/* chain: its name is in the record; -1 = flows on no chain */
-		const char *want = f->chain >= 0 ? f->chain_name : "";
-
-		if (strcmp(r->chain, want) != 0)
-			return false;
-	}
-	if (f->cidr_version != 0) {
-		const uint8_t *ends[2] = {r->key.lo_addr, r->key.hi_addr};
-		uint32_t full = f->cidr_prefix / 8, rest = f->cidr_prefix % 8;
-		bool any = false;
-		int k;
-
-		if (r->key.ip_version != f->cidr_version)
-			return false;
-		for (k = 0; k < 2 && !any; k++)
-			any = memcmp(ends[k], f->cidr_addr, full) == 0 &&
-			      (rest == 0 || ((ends[k][full] ^ f->cidr_addr[full]) & (0xff00 >> rest)) == 0);
-		if (!any)
-			return false;
-	}
-	return true;
-}
-
 static void
 collect(void *ctx, const struct flow_record *rec)
 {
@@ -109,7 +77,7 @@ collect(void *ctx, const struct flow_record *rec)
 		r->flushed++;
 		return;
 	}
-	if (!filter_match(r->filter, rec))
+	if (!flow_filter_match(r->filter, rec))
 		return;
 	if (r->matched >= r->offset && r->copied < r->max)
 		r->out[r->copied++] = *rec;
@@ -338,17 +306,16 @@ dp_requests_destroy(struct datapath *dp)
 }
 
 uint64_t
-datapath_request_flows(struct datapath *dp, const struct datapath_flow_filter *f,
-		       uint32_t offset, uint32_t max, uint32_t timeout_ms, datapath_result_cb done,
-		       void *ctx)
+datapath_request_flows(struct datapath *dp, const struct flow_filter *f, uint32_t timeout_ms,
+		       datapath_result_cb done, void *ctx)
 {
-	struct dp_op *op = op_new(dp, DP_REQ_FLOWS, max, timeout_ms, done, ctx);
+	struct dp_op *op = op_new(dp, DP_REQ_FLOWS, f->limit, timeout_ms, done, ctx);
 
 	if (op == NULL)
 		return 0;
 	op->filter = *f;
 	op->filter.host_glob[sizeof(op->filter.host_glob) - 1] = '\0';
-	op->offset_left = offset;
+	op->offset_left = f->offset;
 	if (dp->n_workers > 0)
 		op_send(dp, op, op->next_worker++);
 	return op->handle;
