@@ -75,6 +75,7 @@ class Testbed:
         self.procs = {}
         self.traffic = None
         self.egress_pcap = os.path.join(self.dir, "egress.pcap")
+        self.egress_generation = 0
         self.api_port = _free_port()
         self.instances = instances
         self.image = image
@@ -211,9 +212,7 @@ class Testbed:
             self._wait_sockets([name])
             self.ovs.add_vhost_client(BRIDGE, name, PORT_SF_BASE + i, self.sock(name))
             ports["sf"][(chain, hop)] = PORT_SF_BASE + i
-        self.ovs.add_port(BRIDGE, "egress", PORT_EGRESS, "dpdk", {
-            "dpdk-devargs": "net_pcap_ftb%s,rx_pcap=%s,tx_pcap=%s" % (
-                self.id, os.path.join(self.dir, "empty.pcap"), self.egress_pcap)})
+        self._add_egress()
         self.flows = pipeline.flows(self.chains, ports)
         self.groups = pipeline.groups(ports)
         self.ovs.replace_groups(BRIDGE, self.groups)
@@ -312,8 +311,27 @@ class Testbed:
                                           (dst, int(f.get("tp_dst", 0)))])))
         return flows
 
+    def _add_egress(self):
+        self.ovs.add_port(BRIDGE, "egress", PORT_EGRESS, "dpdk", {
+            "dpdk-devargs": "net_pcap_ftb%s%d,rx_pcap=%s,tx_pcap=%s" % (
+                self.id, self.egress_generation, os.path.join(self.dir, "empty.pcap"),
+                self.egress_pcap)})
+
     def egress_packets(self):
         return self.ovs.port_stats(BRIDGE).get(PORT_EGRESS, {}).get("tx", 0)
+
+    def close_egress(self):
+        """Detach the egress port, so that net_pcap writes out what it buffered, and attach
+        a fresh one writing to a new file. Returns (the closed capture, the packets OVS
+        counted on the port before it went)."""
+        counted = self.egress_packets()
+        closed = self.egress_pcap
+        self.ovs.vsctl("del-port", BRIDGE, "egress")
+        self.egress_generation += 1
+        self.egress_pcap = os.path.join(self.dir, "egress-%d.pcap" % self.egress_generation)
+        self._add_egress()
+        self.ovs.replace_flows(BRIDGE, self.flows)
+        return closed, counted
 
     def app_counts(self):
         apps = collections.defaultdict(lambda: {"packets": 0, "flows": 0})

@@ -32,6 +32,17 @@ import trafficgen  # noqa: E402
 
 
 
+def live_flows(d, query, ok, timeout=10):
+    """GET /v1/flows?query until ok(status, body) or the deadline: live flows come and go
+    (each --loop pass ends them all, then pauses), so one query may land in the pause."""
+    deadline = time.time() + timeout
+    while True:
+        st, body, _ = d.get("/v1/flows?" + query)
+        if st == 200 and ok(json.loads(body)) or time.time() > deadline:
+            return st, json.loads(body) if st == 200 else body
+        time.sleep(0.1)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--flowtag", required=True)
@@ -74,24 +85,23 @@ def main():
         chains = {c["name"]: c for c in json.loads(body)["chains"]}
         check(st == 200 and set(chains) == {"video", "voip", "p2p", "web", "default"} and
               chains["video"]["packets"] > 0, "GET /v1/chains: the demo's five chains, counted")
-        st, body, _ = d.get("/v1/flows?limit=3")
-        f = json.loads(body)
+        st, f = live_flows(d, "limit=3", lambda f: f["returned"] == 3 and f["more"])
         check(st == 200 and f["returned"] == 3 and f["more"], "GET /v1/flows: limit and more")
         st2, body2, _ = d.get("/v1/flows?limit=3&offset=3")
         check(st2 == 200 and json.loads(body2)["offset"] == 3, "GET /v1/flows: paging by offset")
-        st, body, _ = d.get("/v1/flows?app=YouTube&limit=50")
-        ff = json.loads(body)["flows"]
+        st, body = live_flows(d, "app=YouTube&limit=50", lambda f: f["flows"])
+        ff = body["flows"]
         check(ff and all("YouTube" in x["label"] for x in ff), "GET /v1/flows?app=YouTube")
-        st, body, _ = d.get("/v1/flows?host=*.googlevideo.com&limit=50")
-        ff = json.loads(body)["flows"]
+        st, body = live_flows(d, "host=*.googlevideo.com&limit=50", lambda f: f["flows"])
+        ff = body["flows"]
         check(ff and all(x["host"].endswith(".googlevideo.com") for x in ff),
               "GET /v1/flows?host=*.googlevideo.com (glob)")
-        st, body, _ = d.get("/v1/flows?chain=p2p&limit=50")
-        ff = json.loads(body)["flows"]
+        st, body = live_flows(d, "chain=p2p&limit=50", lambda f: f["flows"])
+        ff = body["flows"]
         check(ff and all(x["chain"] == "p2p" and x["label"] == "BitTorrent" for x in ff),
               "GET /v1/flows?chain=p2p")
-        st, body, _ = d.get("/v1/flows?cidr=198.51.100.0/24&limit=50")
-        ff = json.loads(body)["flows"]
+        st, body = live_flows(d, "cidr=198.51.100.0/24&limit=50", lambda f: f["flows"])
+        ff = body["flows"]
         check(ff and all(x["dst_ip"].startswith("198.51.100.") or
                          x["src_ip"].startswith("198.51.100.") for x in ff),
               "GET /v1/flows?cidr=198.51.100.0/24")
@@ -144,8 +154,8 @@ def main():
         check(st == 200 and json.loads(body)["version"] == 2,
               "PUT a valid policy under traffic: 200, version 2 (%s)" % body)
         time.sleep(2.5)
-        st, body, _ = d.get("/v1/flows?chain=yt&limit=100")
-        ff = json.loads(body)["flows"]
+        st, body = live_flows(d, "chain=yt&limit=100", lambda f: f["flows"])
+        ff = body["flows"]
         check(ff and all("YouTube" in x["label"] and x["policy_version"] == 2 for x in ff),
               "after the swap YouTube flows take the new chain 'yt' (%d flows)" % len(ff))
         st, body, _ = d.get("/v1/chains")

@@ -7,8 +7,10 @@ For each capture in PCAP_DIR (../shared/pcaps) this runs
 
 and matches flowtag's records to PCAP_DIR/expected/CAPTURE.csv (rows written by Debian's
 ndpiReader 4.2) on the L4 protocol, the two endpoints in either order and the VLAN. For each
-expected flow it compares `label` with `ndpi_label`, and `host` with `host` where ndpiReader
-gives one (SSH rows aside: ndpiReader puts the client banner there, not a host name).
+expected flow it compares `label` with `ndpi_label`, `host` with `host` where ndpiReader
+gives one (SSH rows aside: ndpiReader puts the client banner there, not a host name), the
+number of records (one flow, not split in two) and the packets (c2s_pkts + s2c_pkts); a
+record whose flow ndpiReader does not report is a difference too (an extra flow).
 
 Every difference must be listed, with its reason, in the expectations file; a difference that
 is not listed fails the test, and so does a listed one that no longer occurs (stale entries
@@ -78,28 +80,34 @@ def compare(capture_name, expected_rows, records):
         k = endpoint_key(r["l4"], r["src_ip"], r["src_port"], r["dst_ip"], r["dst_port"],
                          r["vlan"])
         by_key.setdefault(k, []).append(r)
-    stats = {"flows": 0, "label_ok": 0, "host_checked": 0, "host_ok": 0, "missing": 0}
+    stats = {"flows": 0, "label_ok": 0, "host_checked": 0, "host_ok": 0, "missing": 0,
+             "packets_ok": 0, "extra": 0}
     diffs = []
+    seen = set()
     for row in expected_rows:
         k = endpoint_key(row["l4_proto"], row["src_ip"], row["src_port"], row["dst_ip"],
                          row["dst_port"], row["vlan"])
         stats["flows"] += 1
+        seen.add(k)
         recs = by_key.get(k)
         if not recs:
             stats["missing"] += 1
             diffs.append((k, "flow", "present", "missing"))
             continue
-        # A 5-tuple reused after its flow ended gives several records; ndpiReader's one
-        # flow agrees if any of them does (the first one carries the classification).
+        # One flow, one record: a flow flowtag ended and began again is a difference.
+        if len(recs) != 1:
+            diffs.append((k, "records", "1", str(len(recs))))
         rec = recs[0]
-        for r in recs:
-            if r["label"] == row["ndpi_label"]:
-                rec = r
-                break
         if rec["label"] == row["ndpi_label"]:
             stats["label_ok"] += 1
         else:
             diffs.append((k, "label", row["ndpi_label"], rec["label"]))
+        want = int(row["c2s_pkts"]) + int(row["s2c_pkts"])
+        got = sum(r["packets"] for r in recs)
+        if got == want:
+            stats["packets_ok"] += 1
+        else:
+            diffs.append((k, "packets", str(want), str(got)))
         if row["host"] and row["app_proto"] != "SSH" and row["master_proto"] != "SSH":
             stats["host_checked"] += 1
             got = rec["host"] or ""
@@ -107,6 +115,10 @@ def compare(capture_name, expected_rows, records):
                 stats["host_ok"] += 1
             else:
                 diffs.append((k, "host", row["host"], got))
+    for k in by_key:
+        if k not in seen:
+            stats["extra"] += 1
+            diffs.append((k, "flow", "absent", "present"))
     return stats, diffs
 
 
@@ -118,6 +130,8 @@ def main():
     ap.add_argument("--expectations", default=os.path.join(here, "ndpi_expectations.txt"))
     ap.add_argument("--min-agreement", type=float, default=0.99)
     ap.add_argument("--config", help="a flowtag config for the replays (e.g. several workers)")
+    ap.add_argument("--workers", type=int, default=1,
+                    help="workers the config runs: every one of them must classify flows")
     ap.add_argument("--write-expectations", metavar="FILE",
                     help="write the differences found as an expectations skeleton")
     a = ap.parse_args()
@@ -129,13 +143,15 @@ def main():
     captures = sorted(n for n in os.listdir(a.pcaps) if n.endswith(CAPTURE_SUFFIXES))
     known = load_expectations(a.expectations)
     totals = {"flows": 0, "label_ok": 0, "host_checked": 0, "host_ok": 0, "missing": 0,
-              "split": 0}
+              "split": 0, "packets_ok": 0, "extra": 0}
+    workers_used = set()
     found = {}
     with tempfile.TemporaryDirectory(prefix="flowtag-agreement-") as tmp:
         for name in captures:
             with open(os.path.join(expected_dir, name + ".csv"), encoding="utf-8") as f:
                 rows = list(csv.DictReader(f))
             records = replay(a.flowtag, os.path.join(a.pcaps, name), tmp, a.config)
+            workers_used.update(r["worker"] for r in records)
             # Several workers: both directions of a flow must have met on one of them.
             owners = {}
             for r in records:
@@ -162,7 +178,9 @@ def main():
                                                100 * label_rate))
     print("  hosts:  %d of %d flows with a host (%.2f%%)" % (totals["host_ok"],
                                                           totals["host_checked"], 100 * host_rate))
-    print("  missing flows: %d (ndpiReader artefacts, explained)" % totals["missing"])
+    print("  packets per flow: %d of %d flows" % (totals["packets_ok"], totals["flows"]))
+    print("  missing flows: %d, extra flows: %d" % (totals["missing"], totals["extra"]))
+    print("  workers that classified: %s" % sorted(workers_used))
 
     unexplained = [d for d in found if d not in known]
     stale = [d for d in known if d not in found]
@@ -186,6 +204,10 @@ def main():
         failed = True
     if totals["split"]:
         print("FAIL: %d flows had packets on two workers" % totals["split"])
+        failed = True
+    if a.workers and len(workers_used) != a.workers:
+        print("FAIL: %d workers were configured, %d classified flows" % (a.workers,
+                                                                        len(workers_used)))
         failed = True
     if label_rate < a.min_agreement:
         print("FAIL: label agreement %.2f%% below %.2f%%" % (100 * label_rate,

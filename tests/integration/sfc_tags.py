@@ -1,8 +1,11 @@
 #!/usr/bin/python3
 """Tags on the wire, judged by tshark: replay captures with config/examples/sfc-demo.yaml.
 
-For every flow record flowtag writes, the flow's packets in the tagged output (read by tshark,
-not by flowtag's parser) must be, in order:
+For every flow, the chain and the NSH context are judged from ndpiReader's classification
+(the ground truth in ../shared/pcaps/expected, or ndpiReader run on the generated capture)
+and the policy, evaluated here by a matcher of this test's own, never from flowtag's records:
+flowtag must have decided what the policy says for ndpiReader's labels, and its packets in the
+tagged output (read by tshark, not by flowtag's parser) must be, in order:
   - before the verdict (packet < verdict_packet): tagged for the default chain (the demo's
     `unclassified: default`);
   - from the verdict on: tagged for the chain the record names — NSH SPI/SI/MD type and
@@ -19,6 +22,9 @@ chain of the demo). Prints per-chain figures.
 
 import argparse
 import collections
+import csv
+import fnmatch
+import ipaddress
 import json
 import os
 import shutil
@@ -40,6 +46,70 @@ FIELDS = ["frame.len", "frame.protocols", "eth.type", "nsh.spi", "nsh.si", "nsh.
           "udp.srcport", "udp.dstport", "icmpv6.type"]
 L4 = {"6": "tcp", "17": "udp", "1": "icmp", "58": "icmpv6", "132": "sctp", "2": "igmp",
       "112": "vrrp"}
+
+
+def load_policy(path):
+    """(rules, default action, version) of the config's policy, for decide()."""
+    import yaml
+    with open(path) as f:
+        doc = yaml.safe_load(f)
+    pol = doc.get("policy", {}) or {}
+    return doc.get("rules", []) or [], pol.get("default", "pass"), int(pol.get("version", 1))
+
+
+def as_list(v):
+    return v if isinstance(v, list) else [v]
+
+
+def decide(policy, gt):
+    """The policy's decision for a flow as ndpiReader classified it: ("chain", NAME), ("drop",
+    None) or ("pass", None). The demo's match keys only; any other key fails the test."""
+    rules, default, _ = policy
+    host = (gt["host"] or "").lower()
+    names = {"app": [gt["app_proto"]], "master": [gt["master_proto"]],
+             "protocol": [gt["app_proto"], gt["master_proto"]], "category": [gt["category"]]}
+    for rule in rules:
+        ok = True
+        for key, want in rule.items():
+            if key in ("chain", "action"):
+                continue
+            if key in names:
+                got = {n.lower() for n in names[key] if n}
+                ok = ok and any(str(w).lower() in got for w in as_list(want))
+            elif key == "host":
+                ok = ok and host != "" and any(
+                    (host == w[1:].lower() or host.endswith(w.lower())) if w.startswith(".")
+                    else fnmatch.fnmatchcase(host, w.lower()) for w in as_list(want))
+            else:
+                raise NotImplementedError("sfc_tags.py cannot judge rule key '%s'" % key)
+        if ok:
+            return ("chain", rule["chain"]) if "chain" in rule else (rule["action"], None)
+    if isinstance(default, dict):
+        return ("chain", default["chain"])
+    return (default, None)
+
+
+def ground_truth(cap, expected_dir, tmp):
+    """ndpiReader's flows for a capture: its shared CSV, or ndpiReader run now (generated
+    traffic), keyed as flow records are."""
+    path = os.path.join(expected_dir, os.path.basename(cap) + ".csv")
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as f:
+            rows = list(csv.DictReader(f))
+    else:
+        sys.path.insert(0, os.path.dirname(expected_dir))
+        import ndpi_truth
+        table = ndpi_truth.proto_table("ndpiReader")
+        rc, out, report = ndpi_truth.run_ndpireader("ndpiReader", cap)
+        if rc != 0:
+            raise RuntimeError("ndpiReader failed on %s: %s" % (cap, out[-300:]))
+        rows = ndpi_truth.parse_report(report, table)
+    by_key = collections.defaultdict(list)
+    for row in rows:
+        k = (row["l4_proto"], frozenset([(str(ipaddress.ip_address(row["src_ip"])), int(row["src_port"])),
+                                         (str(ipaddress.ip_address(row["dst_ip"])), int(row["dst_port"]))]))
+        by_key[(k, int(row["vlan"] or 0))].append(row)
+    return by_key
 
 
 def load_chains(path):
@@ -148,8 +218,7 @@ def check_tag(p, chain, rec, final, orig):
             return "NSH spi/si %s/%s, want %s/255" % (p["nsh.spi"], p["nsh.si"], chain["spi"])
         if p["nsh.mdtype"][:1] != [chain.get("md_type", "1")]:
             return "NSH MD type %s" % p["nsh.mdtype"]
-        want = [(rec["master_protocol_id"] << 16) | rec["app_protocol_id"],
-                rec["category_id"], rec["flow_id"], rec["policy_version"]]
+        want = [rec["expect_c1"], rec["expect_c2"], rec["flow_id"], rec["expect_version"]]
         if chain.get("md_type", "1") == "1":
             got = [int(x, 16) for x in p["nsh.contextheader"][:4]]
         else:
@@ -162,8 +231,8 @@ def check_tag(p, chain, rec, final, orig):
         if chain.get("md_type", "1") == "2" and final:
             host = bytes.fromhex(meta.get("5", "").replace(":", "")).rstrip(b"\0").decode() \
                 if "5" in meta else None
-            if host != rec["host"] and not (host is None and not rec["host"]):
-                return "NSH host TLV %r, want %r" % (host, rec["host"])
+            if host != rec["expect_host"] and not (host is None and not rec["expect_host"]):
+                return "NSH host TLV %r, want %r" % (host, rec["expect_host"])
     elif t == "vlan":
         if not p["vlan.id"] or p["vlan.id"][0] != chain["vid"]:
             return "VLAN %s, want %s" % (p["vlan.id"], chain["vid"])
@@ -199,6 +268,8 @@ def main():
         print("SKIP: tshark is not installed")
         return 77
     chains = load_chains(a.config)
+    policy = load_policy(a.config)
+    expected_dir = os.path.join(a.pcaps, "expected")
     default = chains["default"]
     mtu = 9000
     max_frame = mtu + 14 + 4
@@ -222,6 +293,33 @@ def main():
             with open(flows) as f:
                 recs = [json.loads(line) for line in f]
             recs.sort(key=lambda x: (x["first_seen_ms"], x["flow_id"]))
+            truth = ground_truth(cap, expected_dir, tmp)
+            per_key = collections.Counter((record_key(r), r["vlan"] or 0) for r in recs)
+            for rec in recs:
+                rows = truth.get((record_key(rec), rec["vlan"] or 0), [])
+                # Judged from ndpiReader's classification and the policy: the chain flowtag
+                # chose and the ids it carries. A flow flowtag split in two (listed with its
+                # reason in ndpi_expectations.txt) is judged by its records instead.
+                if len(rows) == 1 and per_key[(record_key(rec), rec["vlan"] or 0)] == 1:
+                    gt = rows[0]
+                    ids = [int(x) for x in gt["ndpi_proto_id"].split(".")]
+                    master, app = (ids[0], ids[1]) if len(ids) == 2 else (0, ids[0])
+                    action, chain = decide(policy, gt)
+                    rec["expect_c1"], rec["expect_c2"] = master << 16 | app, int(gt["category_id"])
+                    rec["expect_host"] = gt["host"] if gt["app_proto"] != "SSH" else rec["host"]
+                    stats["judged_by_truth"] += 1
+                    if (rec["action"], rec["chain"]) != (action, chain):
+                        failures.append("%s: %s %s:%s-%s:%s (%s): flowtag decided %s %s, the "
+                                        "policy on ndpiReader's %s says %s %s" % (
+                                            os.path.basename(cap), rec["l4"], rec["src_ip"],
+                                            rec["src_port"], rec["dst_ip"], rec["dst_port"],
+                                            rec["label"], rec["action"], rec["chain"],
+                                            gt["ndpi_label"], action, chain))
+                else:
+                    rec["expect_c1"] = rec["master_protocol_id"] << 16 | rec["app_protocol_id"]
+                    rec["expect_c2"], rec["expect_host"] = rec["category_id"], rec["host"]
+                    stats["judged_by_record"] += 1
+                rec["expect_version"] = policy[2]
             by_key = packets_by_flow(out)
             in_key = packets_by_flow(cap)
             cursor = collections.Counter()
@@ -290,6 +388,12 @@ def main():
                             rec["dst_port"], rec["label"], rec["chain"], i, rec["packets"], why))
     print("flows checked: %d (%d dropped); packets checked: %d; oversize dropped: %d"
           % (stats["flows"], stats["dropped_flows"], stats["packets"], stats["oversize_dropped"]))
+    print("decisions judged from ndpiReader's classification: %d flows; by flowtag's own "
+          "records (split flows, no ground truth row): %d" % (stats["judged_by_truth"],
+                                                              stats["judged_by_record"]))
+    if stats["judged_by_truth"] < 0.99 * stats["flows"]:
+        failures.append("only %d of %d flows judged from the ground truth"
+                        % (stats["judged_by_truth"], stats["flows"]))
     for c in sorted(chains):
         print("  chain %-8s %-5s packets after the verdict: %d" % (c, chains[c]["tag"],
                                                                   per_chain[c]))

@@ -21,6 +21,10 @@ def main():
     ap.add_argument("--flowtag", required=True)
     a = ap.parse_args()
     failed = passed = 0
+    if shutil.which("ndpiReader") is None:
+        # The second opinion is the point of this test: without it, nothing is checked twice.
+        print("FAIL: ndpiReader is not installed (libndpi-bin)")
+        return 1
     with tempfile.TemporaryDirectory(prefix="flowtag-gen-") as tmp:
         pcap, recs = os.path.join(tmp, "t.pcap"), os.path.join(tmp, "t.jsonl")
         for app, (_, label, _) in trafficgen.APPS.items():
@@ -32,15 +36,13 @@ def main():
                 labels = collections.Counter(json.loads(line)["label"] for line in f)
             ok = labels[label] >= 3
             # ndpiReader's own view: its per-protocol table names the application.
-            ndpi_ok = True
-            if shutil.which("ndpiReader"):
-                out = subprocess.run(["ndpiReader", "-i", pcap, "-v", "1"], text=True,
-                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL).stdout
-                detected = out.split("Detected protocols:")[-1].split("Protocol statistics")[0]
-                app_name = label.split(".")[-1]
-                m = re.search(r"^\s*%s\s+packets:.*flows:\s+(\d+)" % re.escape(app_name),
-                              detected, re.M)
-                ndpi_ok = m is not None and int(m.group(1)) >= 3
+            out = subprocess.run(["ndpiReader", "-i", pcap, "-v", "1"], text=True,
+                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL).stdout
+            detected = out.split("Detected protocols:")[-1].split("Protocol statistics")[0]
+            app_name = label.split(".")[-1]
+            m = re.search(r"^\s*%s\s+packets:.*flows:\s+(\d+)" % re.escape(app_name),
+                          detected, re.M)
+            ndpi_ok = m is not None and int(m.group(1)) >= 3
             status = "ok  " if ok and ndpi_ok else "FAIL"
             print("%s %-16s -> %-14s flowtag %s, ndpiReader %s" % (
                 status, app, label, dict(labels), "agrees" if ndpi_ok else "DISAGREES"))

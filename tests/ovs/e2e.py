@@ -121,10 +121,18 @@ def main():
         check(len(hops) == 3 and hops[0] == hops[-1] > 0,
               "video chain: SI 255 -> hop 1 -> SI 254 -> hop 2 -> SI 253, every hop saw all "
               "%s packets" % hops)
-        tags = subprocess.run(["tshark", "-r", tb.egress_pcap, "-Y", "nsh || mpls || vlan",
-                               "-T", "fields", "-e", "frame.number"], stdout=subprocess.PIPE,
-                              stderr=subprocess.DEVNULL, text=True).stdout.split()
-        check(len(tags) == 0, "egress capture: no NSH, MPLS or VLAN tag left (%d)" % len(tags))
+        # The capture is whole only once its port has closed (net_pcap buffers writes).
+        closed, counted = tb.close_egress()
+        r = subprocess.run(["tshark", "-r", closed, "-T", "fields", "-e", "frame.number",
+                            "-e", "nsh.spi", "-e", "mpls.label", "-e", "vlan.id"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        rows = [line.split("\t") for line in r.stdout.splitlines()]
+        tagged = [x for x in rows if any(x[1:])]
+        check(r.returncode == 0 and counted > 0 and len(rows) == counted,
+              "egress capture: tshark reads %d frames, OVS sent %d (tshark exit %d %s)"
+              % (len(rows), counted, r.returncode, r.stderr.strip()[:100]))
+        check(rows and not tagged, "egress capture: no NSH, MPLS or VLAN tag left (%d tagged of "
+              "%d)" % (len(tagged), len(rows)))
 
         # 2. ovs-vswitchd restarts under traffic; flowtag keeps running.
         tb.start_flowtag(connect=False)
