@@ -194,9 +194,21 @@ datapath_create(const struct datapath_params *params, char *err, size_t err_len)
 	dp->input = params->input != NULL ? params->input : &dp->live_input;
 	dp->lossless = dp->input->cls->lossless;
 	dp->hz = rte_get_timer_hz();
+	/*
+	 * Tests: start the clock as if the process had already run a while. "wrap-N": N seconds
+	 * before the count where the old `cycles * 10^6 / hz` left 64 bits, so a soak run
+	 * crosses that point (and shows it is no longer one).
+	 */
 	skew = getenv("FLOWTAG_TEST_CLOCK_START_S");
-	if (skew != NULL)
+	if (skew != NULL && strncmp(skew, "wrap-", 5) == 0) {
+		uint64_t before = strtoull(skew + 5, NULL, 10) * dp->hz, wrap = UINT64_MAX / 1000000;
+
+		dp->clock_skew_cycles = wrap > before ? wrap - before : 0;
+		fprintf(stderr, "flowtag: test clock: the old formula would wrap in %llu s\n",
+			(unsigned long long)(before / dp->hz));
+	} else if (skew != NULL) {
 		dp->clock_skew_cycles = strtoull(skew, NULL, 10) * dp->hz;
+	}
 	gettimeofday(&tv, NULL);
 	dp->start_tsc = rte_get_timer_cycles();
 	dp->epoch_us = (uint64_t)tv.tv_sec * 1000000 + (uint64_t)tv.tv_usec -
