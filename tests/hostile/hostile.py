@@ -692,12 +692,75 @@ def test_flush_in_run_mode(a, tmp):
           "flush in run mode: exit %s, %d records written (%s)" % (rc, sum(ends.values()), dict(ends)))
 
 
+def telemetry_ask(path, cmd):
+    """One command over DPDK's telemetry socket (what dpdk-telemetry.py does)."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    s.settimeout(5)
+    s.connect(path)
+    try:
+        json.loads(s.recv(16384).decode())  # the greeting
+        s.send(cmd.encode())
+        return json.loads(s.recv(65536).decode())
+    finally:
+        s.close()
+
+
+def test_telemetry_under_swaps(a, tmp):
+    """DPDK's telemetry thread read the policy outside RCU and used a freed one after a swap
+    (ASan: policy_chain_count after policy_destroy). It reads a snapshot the control thread
+    publishes now: /flowtag/chains asked in a loop while policies swap in another; every answer
+    names chains of some policy, and the daemon lives (the sanitizer build runs this too)."""
+    if os.geteuid() != 0:
+        check(os.environ.get("CI") != "true", "telemetry: needs root for DPDK's socket")
+        return
+    pcap = os.path.join(tmp, "tel.pcap")
+    craft.craft("random_flows", pcap, flows=2000)
+    prefix = "flowtag-hostile-tel-%d" % os.getpid()
+    cfg = os.path.join(tmp, "tel.yaml")
+    with open(cfg, "w") as f:
+        f.write(MD2_POLICY + "eal: {file_prefix: %s}\n" % prefix)
+    d = Daemon(a.flowtag, cfg, pcap, tmp, "tel", pps=5000, loop_pause=0)
+    sock = "/var/run/dpdk/%s/dpdk_telemetry.v2" % prefix
+    stop, answers, swaps = threading.Event(), collections.Counter(), [0]
+
+    def swap_loop():
+        v = 100
+        while not stop.is_set():
+            v += 1
+            name = "c%d" % (v % 7)
+            body = ("chains:\n  - {name: %s, tag: nsh, md_type: 2, spi: %d}\nrules:\n"
+                    "  - {protocol: HTTP, chain: %s}\npolicy: {version: %d}\n"
+                    % (name, 5 + v % 7, name, v)).encode()
+            if http("PUT", d.url + "/v1/policy", body)[0] == 200:
+                swaps[0] += 1
+
+    t = threading.Thread(target=swap_loop, daemon=True)
+    try:
+        t.start()
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            try:
+                r = telemetry_ask(sock, "/flowtag/chains")
+                names = list(r.get("/flowtag/chains", {}))
+                answers["ok" if names and all(n.startswith(("c", "md2")) for n in names)
+                        else "odd"] += 1
+            except (OSError, ValueError) as e:
+                answers["error " + type(e).__name__] += 1
+    finally:
+        stop.set()
+        t.join(timeout=10)
+        rc, _ = d.stop()
+    check(answers["ok"] > 50 and set(answers) == {"ok"} and swaps[0] > 20 and rc == 0,
+          "telemetry: %d answers during %d swaps, all naming a policy's chains (%s), exit %s"
+          % (answers["ok"], swaps[0], dict(answers), rc))
+
+
 TESTS = {"long_hosts": test_long_hosts, "hostile_names": test_hostile_names,
          "files": test_files, "swaps_and_flows": test_swaps_and_flows_under_load,
          "api_limits": test_api_limits, "fd_exhaustion": test_fd_exhaustion,
          "policy_bodies": test_hostile_policy_bodies, "long_token": test_long_token,
          "hash_flooding": test_hash_flooding, "new_flow_flood": test_new_flow_flood,
-         "flush_in_run_mode": test_flush_in_run_mode}
+         "flush_in_run_mode": test_flush_in_run_mode, "telemetry": test_telemetry_under_swaps}
 
 
 def main():
