@@ -33,6 +33,16 @@ def finish():
     return 1 if _failures else 0
 
 
+def exit_counters(log):
+    """The counters flowtag prints as it exits ("flowtag: counters: name=value ..."; the
+    names of worker_counters.def, datapath.* of dp_counters.def, records.*), as a dict; a
+    counter that is not there was 0. None when the line is missing."""
+    for line in log.splitlines():
+        if line.startswith("flowtag: counters:"):
+            return {k: int(v) for k, v in (kv.split("=", 1) for kv in line.split(":", 2)[2].split())}
+    return None
+
+
 def free_port():
     s = socket.socket()
     s.bind(("127.0.0.1", 0))

@@ -31,8 +31,10 @@
 #include "dpi.h"
 #include "policy.h"
 #include "sf.h"
+#include "stat_item.h"
 #include "datapath.h"
 #include "eal.h"
+#include "log.h"
 #include "flow_record.h"
 
 #define EXIT_USAGE 2
@@ -41,11 +43,12 @@
 static void
 usage(FILE *f)
 {
-	fprintf(f, "usage:\n"
+	fprintf(f, "usage: flowtag [--log-level LEVEL]... COMMAND\n"
 		   "  flowtag run -c FILE\n"
 		   "  flowtag replay [-c FILE] [--flows FLOWS.jsonl] [--out OUT.pcap]\n"
 		   "                 [--loop [--loop-pause MS]] [--pps N] [--api ADDR:PORT] PCAP...\n"
 		   "  flowtag check -c FILE\n"
+		   "  flowtag check --keys     (every config key: type, range, what it does)\n"
 		   "  flowtag sf -c FILE       (a dummy service function on the configured ports)\n"
 		   "  flowtag version\n");
 }
@@ -119,6 +122,7 @@ print_summary(const struct datapath *dp, const struct record_sink *sink)
 {
 	struct datapath_stats st;
 	uint64_t malformed = 0;
+	size_t k;
 	int r;
 
 	datapath_get_stats(dp, &st);
@@ -127,15 +131,15 @@ print_summary(const struct datapath *dp, const struct record_sink *sink)
 	fprintf(stderr,
 		"flowtag: %llu packets in, %llu out, %llu dropped; %llu flows (%llu detected, "
 		"%llu gave up, %llu not inspected); %llu records written\n",
-		(unsigned long long)st.rx_packets, (unsigned long long)st.tx_packets,
-		(unsigned long long)(st.dropped + st.tx_failed),
+		(unsigned long long)st.c.rx, (unsigned long long)st.c.tx,
+		(unsigned long long)(st.c.dropped + st.c.tx_failed + st.c.dispatch_dropped),
 		(unsigned long long)st.w.flows_created, (unsigned long long)st.w.flows_detected,
 		(unsigned long long)st.w.flows_gave_up, (unsigned long long)st.w.dpi_no_state,
 		(unsigned long long)sink->written);
 	if (st.busy_s > 0)
 		fprintf(stderr, "flowtag: busy %.3f s from the first packet in to the last out: %.3f "
 				"Mpps, %.0f new flows/s\n",
-			st.busy_s, (double)st.rx_packets / st.busy_s / 1e6,
+			st.busy_s, (double)st.c.rx / st.busy_s / 1e6,
 			(double)st.w.flows_created / st.busy_s);
 	fprintf(stderr, "flowtag: not classified: %llu non-IP, %llu non-first fragments, %llu "
 			"malformed",
@@ -148,13 +152,25 @@ print_summary(const struct datapath *dp, const struct record_sink *sink)
 	fprintf(stderr, "\n");
 	fprintf(stderr, "flowtag: out: %llu tagged, %llu untagged, %llu dropped by policy, %llu held "
 			"until the verdict, %llu oversize, %llu could not be tagged\n",
-		(unsigned long long)st.w.out_tagged, (unsigned long long)st.w.out_pass,
-		(unsigned long long)st.w.out_dropped_policy, (unsigned long long)st.w.held,
-		(unsigned long long)st.oversize, (unsigned long long)st.tag_failed);
-	if (sink->failed != 0 || st.records_dropped != 0)
+		(unsigned long long)st.w.tagged, (unsigned long long)st.w.untagged,
+		(unsigned long long)st.w.dropped_policy, (unsigned long long)st.w.held,
+		(unsigned long long)st.c.oversize, (unsigned long long)st.c.tag_failed);
+	if (sink->failed != 0 || st.c.records_dropped != 0)
 		fprintf(stderr, "flowtag: %llu flow records lost (%llu ring full, %llu write errors)\n",
-			(unsigned long long)(sink->failed + st.records_dropped),
-			(unsigned long long)st.records_dropped, (unsigned long long)sink->failed);
+			(unsigned long long)(sink->failed + st.c.records_dropped),
+			(unsigned long long)st.c.records_dropped, (unsigned long long)sink->failed);
+	/* Every counter of the lists that moved (worker_counters.def, dp_counters.def). */
+	fprintf(stderr, "flowtag: counters:");
+	for (k = 0; k < worker_stat_item_count; k++)
+		if (!worker_stat_items[k].gauge && stat_value(&st.w, &worker_stat_items[k]) != 0)
+			fprintf(stderr, " %s=%llu", worker_stat_items[k].name,
+				(unsigned long long)stat_value(&st.w, &worker_stat_items[k]));
+	for (k = 0; k < datapath_stat_item_count; k++)
+		if (stat_value(&st.c, &datapath_stat_items[k]) != 0)
+			fprintf(stderr, " datapath.%s=%llu", datapath_stat_items[k].name,
+				(unsigned long long)stat_value(&st.c, &datapath_stat_items[k]));
+	fprintf(stderr, " records.written=%llu records.failed=%llu\n",
+		(unsigned long long)sink->written, (unsigned long long)sink->failed);
 }
 
 static void
@@ -303,6 +319,7 @@ drive(struct config *cfg, const struct drive_opts *o, const char *prog)
 		rc = 1;
 		goto out;
 	}
+	log_init();
 	if (replaying && replay_attach(o->replay, err, sizeof(err)) != 0) {
 		fprintf(stderr, "flowtag: %s\n", err);
 		rc = 1;
@@ -419,14 +436,26 @@ config_from_args(int argc, char **argv, const char *command, struct config *cfg)
 	return load_config(cfg, path) != 0 ? EXIT_USAGE : 0;
 }
 
+static void
+print_line(void *ctx, const char *text)
+{
+	fprintf(ctx, "%s\n", text);
+}
+
 static int
 cmd_check(int argc, char **argv)
 {
 	struct policy *policy;
 	struct config cfg;
 	const char *path;
-	int rc = config_from_args(argc, argv, "check", &cfg);
+	int rc;
 
+	if (argc == 2 && strcmp(argv[1], "--keys") == 0) {
+		/* The config's schema: every key, its type and range, what it does. */
+		config_describe(print_line, stdout);
+		return 0;
+	}
+	rc = config_from_args(argc, argv, "check", &cfg);
 	if (rc != 0)
 		return rc;
 	path = cfg.path;
@@ -592,6 +621,23 @@ main(int argc, char **argv)
 {
 	const char *cmd;
 
+	/* Options before the command: --log-level LEVEL (or =LEVEL), any number of times. */
+	while (argc >= 2 && strncmp(argv[1], "--log-level", 11) == 0) {
+		bool joined = argv[1][11] == '=';
+		int used = joined ? 1 : 2;
+		const char *level = joined ? argv[1] + 12
+				    : argv[1][11] == '\0' && argc >= 3 ? argv[2]
+									: NULL;
+
+		if (level == NULL || level[0] == '\0' || eal_add_log_level(level) != 0) {
+			fprintf(stderr, "flowtag: --log-level LEVEL (debug, info, ... or TYPE:LEVEL, "
+					"e.g. flowtag.api:debug), at most 8 times\n");
+			return EXIT_USAGE;
+		}
+		argv[used] = argv[0]; /* the program's name stays first */
+		argv += used;
+		argc -= used;
+	}
 	if (argc < 2) {
 		usage(stderr);
 		return EXIT_USAGE;

@@ -14,7 +14,6 @@ flowtagctl as a user runs it.
 import argparse
 import json
 import os
-import re
 import shutil
 import signal
 import subprocess
@@ -26,7 +25,7 @@ import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, ".."))
-from testlib import Daemon, check, finish, free_port, http  # noqa: E402
+from testlib import Daemon, check, exit_counters, finish, free_port, http  # noqa: E402
 sys.path.insert(0, os.path.join(HERE, "../../ovs-integration"))
 import trafficgen  # noqa: E402
 
@@ -116,7 +115,7 @@ def main():
             r = subprocess.run("promtool check metrics < %s" % mpath, shell=True,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
             check(st == 200 and r.returncode == 0 and "flowtag_app_packets_total" in body
-                  and "\nflowtag_metadata_not_kept_total 0\n" in body,
+                  and "\nflowtag_metadata_not_kept_total{worker=\"0\"} 0\n" in body,
                   "GET /metrics passes promtool check metrics (%s)" % r.stdout.strip()[:200])
         else:
             check(False, "promtool is installed (apt-get install prometheus)")
@@ -222,15 +221,16 @@ def main():
         check(st == 200 and json.loads(body)["flushed"] >= 0, "POST /v1/flows/flush: %s" % body)
         time.sleep(1.0)
         rc, log = d.stop()
-        m = re.search(r"(\d+) packets in, (\d+) out, (\d+) dropped; (\d+) flows .*; (\d+) records "
-                      r"written", log)
+        c = exit_counters(log)
         with open(d.records) as f:
             lines = sum(1 for _ in f)
-        check(rc == 0 and m is not None, "SIGTERM under traffic: exit 0")
-        if m:
-            pin, pout, drop, flows, recs = (int(x) for x in m.groups())
-            check(pin == pout + drop, "no packet lost: %d in = %d out + %d dropped" % (pin, pout,
-                                                                                     drop))
+        check(rc == 0 and c is not None, "SIGTERM under traffic: exit 0")
+        if c:
+            pin, pout = c.get("datapath.rx", 0), c.get("datapath.tx", 0)
+            drop = c.get("datapath.dropped", 0) + c.get("datapath.tx_failed", 0)
+            flows, recs = c.get("flows_created", 0), c.get("records.written", 0)
+            check(pin > 0 and pin == pout + drop,
+                  "no packet lost: %d in = %d out + %d dropped" % (pin, pout, drop))
             check(flows == recs == lines,
                   "no flow record lost: %d flows, %d records, %d lines" % (flows, recs, lines))
 

@@ -13,6 +13,11 @@ check() { # dir, pattern, what
 		echo "ok   vnf/$1 includes no $3"
 	fi
 }
-for d in core policy config; do check "$d" 'rte_|event2/|datapath\.h|api\.h|control\.h' 'DPDK, libevent or shell headers'; done
+for d in lib core policy config; do check "$d" 'rte_|event2/|datapath\.h|api\.h|control\.h' 'DPDK, libevent or shell headers'; done
+# lib/ is generic: nothing of flowtag's own above it.
+check lib 'worker\.h|flow_table\.h|parse\.h|policy\.h|tag\.h|config\.h|dpi\.h' 'flowtag module headers'
+# core/ does not know the policy compiler's YAML or the config.
+check core 'config\.h|policy_yaml\.h' 'config headers'
+check policy 'config\.h' 'config headers'
 check dp 'event2/|api\.h|control\.h' 'libevent or control-thread headers'
 exit $bad

@@ -300,8 +300,27 @@ errors(void **state)
 			     "p.yaml:3:5: chain 'b' has SPI 5, which chain 'a' already uses");
 	expect_compile_error("chains:\n"
 			     "  - {name: a, tag: mpls, spi: 4096}\n",
-			     "p.yaml:2:5: chain 'a': MPLS SPI must be 1 to 4095 (label = SPI << 8 | SI "
-			     "has 20 bits)");
+			     "p.yaml:2:31: 'spi' is 4096, expected 1 to 4095 for mpls chains (label = "
+			     "SPI << 8 | SI has 20 bits)");
+	expect_compile_error("chains:\n"
+			     "  - {name: a, tag: vlan, spi: 7}\n",
+			     "p.yaml:2:26: 'spi' applies to nsh and mpls chains only");
+	expect_compile_error("chains:\n"
+			     "  - {name: a, tag: nsh}\n",
+			     "p.yaml:2:5: chain 'a' (nsh) needs 'spi' (1 to 16777215)");
+	{
+		/* A spec built in code goes by the same rules as one read from YAML. */
+		struct policy_chain_spec chain = {.name = "x", .tag = {.kind = TAG_VLAN, .vid = 5000},
+						  .mark = {7, 3}};
+		struct policy_spec spec;
+
+		policy_spec_defaults(&spec);
+		spec.chains = &chain;
+		spec.n_chains = 1;
+		assert_null(policy_compile(&spec, names, "code", err, sizeof(err)));
+		assert_string_equal(err, "code:7:3: chain 'x': vlan 'vid' must be 1 to 4094 (802.1Q; 0 "
+					 "and 4095 are reserved)");
+	}
 	expect_compile_error("chains: [{name: a, tag: vlan, vid: 5}]\n"
 			     "rules:\n"
 			     "  - {src: 10.0.0.0/33, chain: a}\n",

@@ -33,6 +33,11 @@ enum config_api_auth {
 	CONFIG_API_AUTH_NONE, /* none: anyone who reaches the port may re-steer traffic */
 };
 
+enum config_oversize {
+	CONFIG_OVERSIZE_DROP, /* it never skips its chain untagged (the default) */
+	CONFIG_OVERSIZE_UNTAGGED, /* sent untagged: the chain is skipped */
+};
+
 enum config_mode {
 	CONFIG_MODE_ONE_ARM, /* packets leave by the port they came in on */
 	CONFIG_MODE_INLINE, /* two ports: what comes in on one leaves by the other */
@@ -76,9 +81,8 @@ struct config {
 	enum config_mode mode;
 	uint32_t mode_node_line, mode_node_col; /* where mode was set, for cross-checks */
 	uint32_t mtu; /* largest IP packet the port carries; tagged frames beyond are "oversize" */
-	/* A packet that cannot carry its chain's tag (beyond the MTU, or no room): drop it (true,
-	 * the default) or send it untagged (false). */
-	bool oversize_drop;
+	/* A packet that cannot carry its chain's tag (beyond the MTU, or no room). */
+	enum config_oversize oversize;
 
 	/* api: */
 	char api_listen[128]; /* "ADDR:PORT"; "" = no API */
@@ -128,6 +132,9 @@ struct dpi;
 struct policy *config_policy_from_text(const char *text, const char *name, bool from_request,
 				       uint32_t current_version, const struct dpi *names, char *err,
 				       size_t err_len);
+
+/* Every key of the file, one a line ("section.key  type/range -- help"): flowtag check --keys. */
+void config_describe(void (*line)(void *ctx, const char *text), void *ctx);
 
 /* Frees what config_load allocated (EAL extras). Safe on defaults. */
 void config_release(struct config *cfg);

@@ -6,10 +6,8 @@
 
 #include <pcap/pcap.h>
 
-#define ETH_HLEN 14
-#define ETHERTYPE_IPV4 0x0800
-#define ETHERTYPE_IPV6 0x86dd
-#define ETHERTYPE_PPP 0x880b /* a non-IP PPP frame: kept, so packet counts stay whole */
+#include "wire.h"
+
 #define OUT_SNAPLEN 262144
 
 /* Link types by their LINKTYPE_ numbers (tcpdump.org/linktypes.html). */
@@ -130,17 +128,17 @@ capture_to_ethernet(int linktype, const uint8_t *in, uint32_t in_len, uint8_t *o
 	}
 	if (skip > in_len)
 		skip = in_len; /* a runt: keep what there is, the parser will count it */
-	if (out_size < ETH_HLEN)
+	if (out_size < ETH_HDR_LEN)
 		return 0;
 	memcpy(out, dst_mac, 6);
 	memcpy(out + 6, src_mac, 6);
 	out[12] = (uint8_t)(type >> 8);
 	out[13] = (uint8_t)type;
 	in_len -= skip;
-	if (in_len > out_size - ETH_HLEN)
-		in_len = out_size - ETH_HLEN;
-	memcpy(out + ETH_HLEN, in + skip, in_len);
-	return (int)(ETH_HLEN + in_len);
+	if (in_len > out_size - ETH_HDR_LEN)
+		in_len = out_size - ETH_HDR_LEN;
+	memcpy(out + ETH_HDR_LEN, in + skip, in_len);
+	return (int)(ETH_HDR_LEN + in_len);
 }
 
 static int

@@ -8,20 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "text.h"
+
 #include "dpi.h"
 #include "flow_record.h"
 
-static int
-hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
+#define hexval text_hex_value
 
 /*
  * The percent-decoded value of `key` in a query ("a=1&b=x%20y"), '+' as space, into

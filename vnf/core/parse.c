@@ -4,18 +4,8 @@
 #include <netinet/in.h>
 #include <string.h>
 
-/* EtherTypes (IEEE 802 numbers); the parser needs only these. */
-#define ETHERTYPE_IPV4 0x0800
-#define ETHERTYPE_IPV6 0x86dd
-#define ETHERTYPE_VLAN 0x8100 /* 802.1Q C-tag */
-#define ETHERTYPE_QINQ 0x88a8 /* 802.1ad S-tag */
-#define ETHERTYPE_QINQ_OLD 0x9100 /* pre-standard S-tag, still seen in captures */
-#define ETHERTYPE_MPLS 0x8847
-#define ETHERTYPE_PPPOE 0x8864
-#define ETHERTYPE_NSH 0x894f /* RFC 8300 §9.1 */
+#include "wire.h"
 
-#define ETH_HLEN 14
-#define VLAN_HLEN 4
 #define MPLS_HLEN 4
 #define MPLS_MAX_LABELS 4
 #define PPPOE_HLEN 8 /* PPPoE session header (6) + PPP protocol (2) */
@@ -65,11 +55,7 @@ parse_result_text(enum parse_result r)
 	return (unsigned int)r < PARSE_RESULT_COUNT ? result_texts[r] : "invalid";
 }
 
-static inline uint16_t
-rd16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
+#define rd16 wire_rd16
 
 static enum parse_result parse_ip(const uint8_t *frame, uint32_t len, uint32_t off, int version,
 				  int depth, struct parse_info *info);
@@ -276,26 +262,26 @@ parse_ip(const uint8_t *frame, uint32_t len, uint32_t off, int version, int dept
 enum parse_result
 parse_ethernet(const uint8_t *frame, uint32_t len, struct parse_info *info)
 {
-	uint32_t off = ETH_HLEN;
+	struct wire_l2 l2;
+	uint32_t off;
 	uint16_t type;
 	int labels;
 
 	memset(info, 0, sizeof(*info));
-	if (len < ETH_HLEN)
+	switch (wire_walk_l2(frame, len, &l2)) {
+	case WIRE_TRUNCATED:
 		return PARSE_ETH_TRUNCATED;
-	type = rd16(frame + 12);
-
-	while (type == ETHERTYPE_VLAN || type == ETHERTYPE_QINQ || type == ETHERTYPE_QINQ_OLD) {
-		if (info->vlan_count == PARSE_MAX_VLANS)
-			return PARSE_VLAN_TOO_DEEP;
-		if (off + VLAN_HLEN > len)
-			return PARSE_VLAN_TRUNCATED;
-		/* The innermost tag names the customer VLAN, which is what a flow belongs to. */
-		info->vlan = rd16(frame + off) & 0x0fff;
-		info->vlan_count++;
-		type = rd16(frame + off + 2);
-		off += VLAN_HLEN;
+	case WIRE_VLAN_TRUNCATED:
+		return PARSE_VLAN_TRUNCATED;
+	case WIRE_VLAN_TOO_DEEP:
+		return PARSE_VLAN_TOO_DEEP;
+	case WIRE_OK:
+		break;
 	}
+	info->vlan = l2.vid;
+	info->vlan_count = l2.tags;
+	type = l2.ethertype;
+	off = l2.payload_off;
 
 	switch (type) {
 	case ETHERTYPE_IPV4:

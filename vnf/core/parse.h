@@ -47,7 +47,6 @@ enum parse_result {
 /* First result that means "malformed" (as opposed to "fine" or "not for the flow table"). */
 #define PARSE_FIRST_MALFORMED PARSE_ETH_TRUNCATED
 
-#define PARSE_MAX_VLANS 2
 #define PARSE_MAX_IPV6_EXT 8 /* extension headers walked before giving up */
 #define PARSE_MAX_IP_NESTING 2 /* outer IP + one 6in4/4in4/4in6/6in6 inner header */
 

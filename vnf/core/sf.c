@@ -3,7 +3,7 @@
 
 #include "mpls.h"
 #include "nsh.h"
-#include "vlan.h"
+#include "wire.h"
 
 static void
 count_spi(struct sf_counters *c, uint32_t spi)
@@ -25,18 +25,17 @@ count_spi(struct sf_counters *c, uint32_t spi)
 bool
 sf_handle(uint8_t *f, uint32_t len, struct sf_counters *c)
 {
-	uint32_t off = ETH_ADDRS_LEN;
+	struct wire_l2 l2;
+	uint32_t off;
 	uint16_t type;
 
 	c->packets++;
-	if (len < ETH_HDR_LEN)
+	if (wire_walk_l2(f, len, &l2) != WIRE_OK) {
+		c->other++;
 		return true;
-	type = (uint16_t)(f[off] << 8 | f[off + 1]);
-	while ((type == VLAN_TPID || type == VLAN_TPID_QINQ) && off + 6 <= len) {
-		off += VLAN_TAG_LEN;
-		type = (uint16_t)(f[off] << 8 | f[off + 1]);
 	}
-	off += 2;
+	type = l2.ethertype;
+	off = l2.payload_off;
 	if (type == NSH_ETHERTYPE && off + NSH_BASE_LEN <= len) {
 		uint8_t *si = f + off + 7;
 

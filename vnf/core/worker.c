@@ -11,6 +11,7 @@
 #include "dpi.h"
 #include "meta_pool.h"
 #include "nsh.h"
+#include "stat_item.h"
 
 #define TCP_FIN 0x01
 #define TCP_SYN 0x02
@@ -183,11 +184,11 @@ emit_plain(struct worker *w, const struct worker_pkt *pkt, enum worker_action ac
 	struct worker_out out = {.opaque = pkt->opaque, .port = pkt->port, .action = (uint8_t)action};
 
 	if (action == WORKER_ACTION_PASS)
-		w->st.out_pass++;
+		w->st.untagged++;
 	else if (action == WORKER_ACTION_DROP)
-		w->st.out_dropped_policy++;
+		w->st.dropped_policy++;
 	else if (action == WORKER_ACTION_DECAP)
-		w->st.out_decap++;
+		w->st.decapsulated++;
 	w->p.on_packet(w->p.packet_ctx, &out);
 }
 
@@ -230,7 +231,7 @@ emit_decided(struct worker *w, const struct flow_entry *e, const struct worker_p
 	out.meta.flow_id = e->flow_id;
 	out.meta.policy_version = policy_version(w->policy);
 	out.meta.host = host != NULL ? host : flow_host(w, e);
-	w->st.out_tagged++;
+	w->st.tagged++;
 	w->st.chain_packets[d->chain]++;
 	w->p.on_packet(w->p.packet_ctx, &out);
 }
@@ -689,27 +690,32 @@ worker_get_stats(const struct worker *w, struct worker_stats *stats)
 	stats->flows_active = fts.active;
 	stats->ipv6_flows_active = fts.ipv6_active;
 	stats->dpi_states_in_use = dpi_states_in_use(w->dpi);
-	stats->meta_not_kept = ms.full;
-	stats->meta_in_use = ms.in_use;
+	stats->metadata_not_kept = ms.full;
+	stats->metadata_in_use = ms.in_use;
 }
+
+const struct stat_item worker_stat_items[] = {
+#define WORKER_COUNTER(n, drop, h) {#n, drop, h, false, offsetof(struct worker_stats, n)},
+#define WORKER_GAUGE(n, h) {#n, NULL, h, true, offsetof(struct worker_stats, n)},
+#include "worker_counters.def"
+#undef WORKER_COUNTER
+#undef WORKER_GAUGE
+};
+const size_t worker_stat_item_count = sizeof(worker_stat_items) / sizeof(worker_stat_items[0]);
 
 void
 worker_stats_add(struct worker_stats *sum, const struct worker_stats *add)
 {
-	/* Every field before flows_active is a 64-bit counter; the two gauges follow. */
-	const size_t n = offsetof(struct worker_stats, flows_active) / sizeof(uint64_t);
+	/* Every field is a uint64_t that adds up: counters, the per-key arrays, the gauges. */
+	const size_t n = sizeof(struct worker_stats) / sizeof(uint64_t);
 	uint64_t *d = (uint64_t *)sum;
 	const uint64_t *a = (const uint64_t *)add;
 	size_t k;
 
-	_Static_assert(offsetof(struct worker_stats, flows_active) % sizeof(uint64_t) == 0,
-		       "worker_stats: counters first, then the gauges");
+	_Static_assert(sizeof(struct worker_stats) % sizeof(uint64_t) == 0,
+		       "worker_stats: uint64_t fields only");
 	for (k = 0; k < n; k++)
 		d[k] += a[k];
-	sum->flows_active += add->flows_active;
-	sum->dpi_states_in_use += add->dpi_states_in_use;
-	sum->meta_in_use += add->meta_in_use;
-	sum->ipv6_flows_active += add->ipv6_flows_active;
 }
 
 size_t

@@ -22,6 +22,7 @@
 #include "flow_table.h"
 #include "parse.h"
 #include "policy.h"
+#include "stat_item.h"
 #include "tag.h"
 
 struct dpi;
@@ -87,23 +88,15 @@ struct worker_params {
 #define WORKER_MAX_CATEGORIES 128
 
 struct worker_stats {
-	uint64_t packets;
-	uint64_t bytes;
+	/* The counters of worker_counters.def, in its order. */
+#define WORKER_COUNTER(name, drop_reason, help) uint64_t name;
+#define WORKER_GAUGE(name, help)
+#include "worker_counters.def"
+#undef WORKER_COUNTER
+#undef WORKER_GAUGE
+	/* Counters by reason, by kind, by chain, application and category. */
 	uint64_t parse[PARSE_RESULT_COUNT]; /* every packet lands in exactly one */
-	uint64_t dropped_malformed;
-	uint64_t dpi_packets; /* packets handed to nDPI */
-	uint64_t dpi_no_state; /* flows that found the nDPI state pool empty */
-	uint64_t flows_detected;
-	uint64_t flows_gave_up;
-	uint64_t flows_created;
 	uint64_t flows_ended[FLOW_END_REASON_COUNT];
-	uint64_t out_pass; /* packets forwarded untagged */
-	uint64_t out_tagged;
-	uint64_t out_dropped_policy;
-	uint64_t out_decap;
-	uint64_t return_port; /* packets from return ports */
-	uint64_t held; /* packets queued until their flow's verdict */
-	uint64_t hold_overflow; /* flows whose queue filled before the verdict */
 	uint64_t flows_by_action[3]; /* decided flows per enum policy_action */
 	uint64_t chain_packets[POLICY_MAX_CHAINS];
 	uint64_t chain_flows[POLICY_MAX_CHAINS];
@@ -113,12 +106,17 @@ struct worker_stats {
 	uint64_t app_flows[WORKER_MAX_APPS]; /* at the decision */
 	uint64_t category_packets[WORKER_MAX_CATEGORIES];
 	uint64_t category_flows[WORKER_MAX_CATEGORIES];
-	uint64_t meta_not_kept; /* flows whose metadata found the pool full */
-	uint32_t flows_active;
-	uint32_t dpi_states_in_use;
-	uint32_t meta_in_use; /* distinct metadata values held */
-	uint32_t ipv6_flows_active;
+	/* The gauges of worker_counters.def: levels, read when asked. */
+#define WORKER_COUNTER(name, drop_reason, help)
+#define WORKER_GAUGE(name, help) uint64_t name;
+#include "worker_counters.def"
+#undef WORKER_COUNTER
+#undef WORKER_GAUGE
 };
+
+/* The counters and gauges of worker_counters.def, described for the outputs (stat_item.h). */
+extern const struct stat_item worker_stat_items[];
+extern const size_t worker_stat_item_count;
 
 /* Returns NULL with errno set. */
 struct worker *worker_create(const struct worker_params *params);

@@ -20,6 +20,7 @@
 #include "json.h"
 #include "parse.h"
 #include "policy.h"
+#include "stat_item.h"
 
 #define SMALL_BODY (256 * 1024)
 #define RECORD_JSON_MAX 2048
@@ -133,22 +134,39 @@ get_ready(struct api *api, struct api_response *resp)
 	reply(resp, ready ? 200 : 503, &b);
 }
 
+/* Every item of a stats table as "name":value, comma-first unless it opens the object. */
+static void
+items_json(struct json_buf *b, const struct stat_item *items, size_t n, const void *stats,
+	   bool first)
+{
+	size_t k;
+
+	for (k = 0; k < n; k++)
+		json_printf(b, "%s\"%s\":%llu", first && k == 0 ? "" : ",", items[k].name,
+			    (unsigned long long)stat_value(stats, &items[k]));
+}
+
+/* The drops: by malformed reason, and every counter of both tables that has a drop reason. */
 static void
 drops_json(struct json_buf *b, const struct worker_stats *w, const struct datapath_stats *ds)
 {
+	size_t k;
 	int r;
 
 	json_printf(b, "{\"malformed\":{");
 	for (r = PARSE_FIRST_MALFORMED; r < PARSE_RESULT_COUNT; r++)
 		json_printf(b, "%s\"%s\":%llu", r > PARSE_FIRST_MALFORMED ? "," : "",
 			    parse_result_name((enum parse_result)r), (unsigned long long)w->parse[r]);
-	json_printf(b, "},\"malformed_dropped\":%llu,\"policy\":%llu,\"tx_failed\":%llu,"
-		       "\"oversize\":%llu,\"tag_failed\":%llu,\"hold_overflow\":%llu,"
-		       "\"records_dropped\":%llu}",
-		    (unsigned long long)w->dropped_malformed, (unsigned long long)w->out_dropped_policy,
-		    (unsigned long long)ds->tx_failed, (unsigned long long)ds->oversize,
-		    (unsigned long long)ds->tag_failed, (unsigned long long)w->hold_overflow,
-		    (unsigned long long)ds->records_dropped);
+	json_printf(b, "}");
+	for (k = 0; k < worker_stat_item_count; k++)
+		if (worker_stat_items[k].drop_reason != NULL)
+			json_printf(b, ",\"%s\":%llu", worker_stat_items[k].drop_reason,
+				    (unsigned long long)stat_value(w, &worker_stat_items[k]));
+	for (k = 0; k < datapath_stat_item_count; k++)
+		if (datapath_stat_items[k].drop_reason != NULL)
+			json_printf(b, ",\"%s\":%llu", datapath_stat_items[k].drop_reason,
+				    (unsigned long long)stat_value(&ds->c, &datapath_stat_items[k]));
+	json_printf(b, "}");
 }
 
 static void
@@ -156,13 +174,11 @@ get_stats(struct api *api, struct api_response *resp)
 {
 	uint32_t i, np = datapath_port_count(api->dp), nw = datapath_worker_count(api->dp);
 	struct datapath_stats ds;
-	struct worker_stats sum;
 	struct json_buf b;
 
 	if (!start(&b, SMALL_BODY))
 		return;
 	datapath_get_stats(api->dp, &ds);
-	sum_workers(api, &sum);
 	json_printf(&b, "{\"ports\":[");
 	for (i = 0; i < np; i++) {
 		struct datapath_port_info pi;
@@ -183,21 +199,14 @@ get_stats(struct api *api, struct api_response *resp)
 		struct worker_stats ws;
 
 		datapath_worker_stats(api->dp, i, &ws);
-		json_printf(&b, "%s{\"id\":%u,\"packets\":%llu,\"bytes\":%llu,\"flows_active\":%u,"
-				"\"flows_created\":%llu,\"flows_detected\":%llu,\"flows_gave_up\":%llu,"
-				"\"dpi_states_in_use\":%u,\"dpi_no_state\":%llu,\"tagged\":%llu,"
-				"\"untagged\":%llu,\"held\":%llu,\"ipv6_flows_active\":%u,"
-				"\"metadata_in_use\":%u,\"metadata_not_kept\":%llu}",
-			    i ? "," : "", i, (unsigned long long)ws.packets,
-			    (unsigned long long)ws.bytes, ws.flows_active,
-			    (unsigned long long)ws.flows_created, (unsigned long long)ws.flows_detected,
-			    (unsigned long long)ws.flows_gave_up, ws.dpi_states_in_use,
-			    (unsigned long long)ws.dpi_no_state, (unsigned long long)ws.out_tagged,
-			    (unsigned long long)ws.out_pass, (unsigned long long)ws.held,
-			    ws.ipv6_flows_active, ws.meta_in_use, (unsigned long long)ws.meta_not_kept);
+		json_printf(&b, "%s{\"id\":%u", i ? "," : "", i);
+		items_json(&b, worker_stat_items, worker_stat_item_count, &ws, false);
+		json_printf(&b, "}");
 	}
-	json_printf(&b, "],\"drops\":");
-	drops_json(&b, &sum, &ds);
+	json_printf(&b, "],\"datapath\":{");
+	items_json(&b, datapath_stat_items, datapath_stat_item_count, &ds.c, true);
+	json_printf(&b, "},\"drops\":");
+	drops_json(&b, &ds.w, &ds);
 	json_printf(&b, ",\"requests\":{\"in_flight\":%u,\"refused\":%llu},\"policies_retiring\":%u",
 		    ds.requests_in_flight, (unsigned long long)ds.requests_refused,
 		    ds.policies_retiring);
@@ -274,14 +283,7 @@ get_chains(struct api *api, struct api_response *resp)
 		json_printf(&b, "%s{\"name\":", i ? "," : "");
 		json_string(&b, c->name);
 		json_printf(&b, ",\"tag\":\"%s\"", tag_kind_name(c->tag.kind));
-		if (c->tag.kind == TAG_NSH)
-			json_printf(&b, ",\"spi\":%u,\"md_type\":%u", c->tag.spi, c->tag.md_type);
-		else if (c->tag.kind == TAG_MPLS)
-			json_printf(&b, ",\"spi\":%u,\"label\":%u", c->tag.spi, c->tag.spi << 8 | 255);
-		else if (c->tag.kind == TAG_VLAN)
-			json_printf(&b, ",\"vid\":%u", c->tag.vid);
-		else
-			json_printf(&b, ",\"dscp\":%u", c->tag.dscp);
+		tag_class_of(c->tag.kind)->describe(&c->tag, &b);
 		json_printf(&b, ",\"packets\":%llu,\"flows\":%llu}",
 			    (unsigned long long)sum.chain_packets[i], (unsigned long long)sum.chain_flows[i]);
 	}
@@ -597,133 +599,150 @@ label_value(struct json_buf *b, const char *v)
 	}
 }
 
+/* One metric per worker item of the list: flowtag_<name>_total{worker="N"} (or a gauge). */
+static void
+worker_metrics(struct json_buf *b, struct api *api, uint32_t nw)
+{
+	struct worker_stats ws[16];
+	uint32_t i, n = nw < 16 ? nw : 16;
+	size_t k;
+
+	for (i = 0; i < n; i++)
+		datapath_worker_stats(api->dp, i, &ws[i]);
+	for (k = 0; k < worker_stat_item_count; k++) {
+		const struct stat_item *it = &worker_stat_items[k];
+		char name[96];
+
+		snprintf(name, sizeof(name), "flowtag_%s%s", it->name, it->gauge ? "" : "_total");
+		metric_head(b, name, it->gauge ? "gauge" : "counter", it->help);
+		for (i = 0; i < n; i++)
+			json_printf(b, "%s{worker=\"%u\"} %llu\n", name, i,
+				    (unsigned long long)stat_value(&ws[i], it));
+	}
+}
+
+/* A labelled family from an array: flowtag_NAME{LABEL="name of i"} value[i], non-zero only. */
+static void
+array_metric(struct json_buf *b, const char *name, const char *help, const char *label,
+	     const uint64_t *values, uint32_t n, const char *(*name_of)(const struct api *, uint32_t),
+	     const struct api *api, bool all)
+{
+	uint32_t i;
+
+	metric_head(b, name, "counter", help);
+	for (i = 0; i < n; i++) {
+		if (values[i] == 0 && !all)
+			continue;
+		json_printf(b, "%s{%s=\"", name, label);
+		label_value(b, name_of(api, i));
+		json_printf(b, "\"} %llu\n", (unsigned long long)values[i]);
+	}
+}
+
+static const char *
+app_name(const struct api *api, uint32_t i)
+{
+	return proto_name(api, (uint16_t)i);
+}
+
+static const char *
+category_name(const struct api *api, uint32_t i)
+{
+	const struct dpi *names = datapath_names(api->dp);
+
+	return names != NULL ? dpi_category_name(names, (uint16_t)i) : "?";
+}
+
+static const char *
+chain_name(const struct api *api, uint32_t i)
+{
+	return policy_chain_at(datapath_policy(api->dp), i)->name;
+}
+
+static const char *
+end_reason_name(const struct api *api, uint32_t i)
+{
+	(void)api;
+	return flow_end_reason_name((enum flow_end_reason)i);
+}
+
 static void
 get_metrics(struct api *api, struct api_response *resp)
 {
 	const struct policy *pol = datapath_policy(api->dp);
-	const struct dpi *names = datapath_names(api->dp);
 	uint32_t i, np = datapath_port_count(api->dp), nw = datapath_worker_count(api->dp);
 	struct datapath_stats ds;
-	struct worker_stats sum;
 	struct json_buf b;
+	size_t k;
 	int r;
 
 	if (!start(&b, 2 * SMALL_BODY))
 		return;
 	datapath_get_stats(api->dp, &ds);
-	sum_workers(api, &sum);
 
-	metric_head(&b, "flowtag_port_rx_packets_total", "counter", "Packets received by a port.");
-	for (i = 0; i < np; i++) {
-		struct datapath_port_info pi;
+	{
+		static const struct {
+			const char *name, *type, *help;
+		} port_metrics[] = {
+			{"flowtag_port_rx_packets_total", "counter", "Packets received by a port."},
+			{"flowtag_port_tx_packets_total", "counter", "Packets sent by a port."},
+			{"flowtag_port_up", "gauge", "1 when the port's link is up."},
+		};
+		size_t m;
 
-		datapath_port_info(api->dp, i, &pi);
-		json_printf(&b, "flowtag_port_rx_packets_total{port=\"");
-		label_value(&b, pi.name);
-		json_printf(&b, "\"} %llu\n", (unsigned long long)pi.rx_packets);
+		for (m = 0; m < sizeof(port_metrics) / sizeof(port_metrics[0]); m++) {
+			metric_head(&b, port_metrics[m].name, port_metrics[m].type, port_metrics[m].help);
+			for (i = 0; i < np; i++) {
+				struct datapath_port_info pi;
+
+				datapath_port_info(api->dp, i, &pi);
+				json_printf(&b, "%s{port=\"", port_metrics[m].name);
+				label_value(&b, pi.name);
+				json_printf(&b, "\"} %llu\n",
+					    (unsigned long long)(m == 0 ? pi.rx_packets
+							       : m == 1 ? pi.tx_packets
+									: pi.link_up));
+			}
+		}
 	}
-	metric_head(&b, "flowtag_port_tx_packets_total", "counter", "Packets sent by a port.");
-	for (i = 0; i < np; i++) {
-		struct datapath_port_info pi;
+	worker_metrics(&b, api, nw);
+	for (k = 0; k < datapath_stat_item_count; k++) {
+		const struct stat_item *it = &datapath_stat_items[k];
+		char name[96];
 
-		datapath_port_info(api->dp, i, &pi);
-		json_printf(&b, "flowtag_port_tx_packets_total{port=\"");
-		label_value(&b, pi.name);
-		json_printf(&b, "\"} %llu\n", (unsigned long long)pi.tx_packets);
+		snprintf(name, sizeof(name), "flowtag_datapath_%s_total", it->name);
+		metric_head(&b, name, "counter", it->help);
+		json_printf(&b, "%s %llu\n", name, (unsigned long long)stat_value(&ds.c, it));
 	}
-	metric_head(&b, "flowtag_port_up", "gauge", "1 when the port's link is up.");
-	for (i = 0; i < np; i++) {
-		struct datapath_port_info pi;
-
-		datapath_port_info(api->dp, i, &pi);
-		json_printf(&b, "flowtag_port_up{port=\"");
-		label_value(&b, pi.name);
-		json_printf(&b, "\"} %d\n", pi.link_up ? 1 : 0);
-	}
-	metric_head(&b, "flowtag_worker_packets_total", "counter", "Packets a worker classified.");
-	for (i = 0; i < nw; i++) {
-		struct worker_stats ws;
-
-		datapath_worker_stats(api->dp, i, &ws);
-		json_printf(&b, "flowtag_worker_packets_total{worker=\"%u\"} %llu\n", i,
-			    (unsigned long long)ws.packets);
-	}
-	metric_head(&b, "flowtag_flows_active", "gauge", "Flows in the flow tables.");
-	json_printf(&b, "flowtag_flows_active %u\n", sum.flows_active);
-	metric_head(&b, "flowtag_flows_created_total", "counter", "Flows created.");
-	json_printf(&b, "flowtag_flows_created_total %llu\n", (unsigned long long)sum.flows_created);
-	metric_head(&b, "flowtag_flows_ended_total", "counter", "Flows ended, by reason.");
-	for (r = 0; r < FLOW_END_REASON_COUNT; r++)
-		json_printf(&b, "flowtag_flows_ended_total{reason=\"%s\"} %llu\n",
-			    flow_end_reason_name((enum flow_end_reason)r),
-			    (unsigned long long)sum.flows_ended[r]);
-	metric_head(&b, "flowtag_dpi_states_in_use", "gauge", "Flows under classification.");
-	json_printf(&b, "flowtag_dpi_states_in_use %u\n", sum.dpi_states_in_use);
-	metric_head(&b, "flowtag_ipv6_flows_active", "gauge", "IPv6 flows (their addresses' pool).");
-	json_printf(&b, "flowtag_ipv6_flows_active %u\n", sum.ipv6_flows_active);
-	metric_head(&b, "flowtag_metadata_in_use", "gauge",
-		    "Distinct host/JA3/risk values held, shared by their flows.");
-	json_printf(&b, "flowtag_metadata_in_use %u\n", sum.meta_in_use);
-	metric_head(&b, "flowtag_metadata_not_kept_total", "counter",
-		    "Flows whose metadata found the pool full (their records lack it).");
-	json_printf(&b, "flowtag_metadata_not_kept_total %llu\n",
-		    (unsigned long long)sum.meta_not_kept);
+	array_metric(&b, "flowtag_flows_ended_total", "Flows ended, by reason.", "reason",
+		     ds.w.flows_ended, FLOW_END_REASON_COUNT, end_reason_name, api, true);
 	metric_head(&b, "flowtag_drops_total", "counter", "Packets dropped or not tagged, by reason.");
 	for (r = PARSE_FIRST_MALFORMED; r < PARSE_RESULT_COUNT; r++)
 		json_printf(&b, "flowtag_drops_total{reason=\"malformed_%s\"} %llu\n",
-			    parse_result_name((enum parse_result)r), (unsigned long long)sum.parse[r]);
-	json_printf(&b, "flowtag_drops_total{reason=\"policy\"} %llu\n",
-		    (unsigned long long)sum.out_dropped_policy);
-	json_printf(&b, "flowtag_drops_total{reason=\"tx_failed\"} %llu\n",
-		    (unsigned long long)ds.tx_failed);
-	json_printf(&b, "flowtag_drops_total{reason=\"oversize\"} %llu\n",
-		    (unsigned long long)ds.oversize);
-	json_printf(&b, "flowtag_drops_total{reason=\"hold_overflow\"} %llu\n",
-		    (unsigned long long)sum.hold_overflow);
-	metric_head(&b, "flowtag_app_packets_total", "counter", "Packets per nDPI application.");
-	for (i = 0; i < WORKER_MAX_APPS; i++) {
-		if (sum.app_packets[i] == 0)
-			continue;
-		json_printf(&b, "flowtag_app_packets_total{app=\"");
-		label_value(&b, proto_name(api, (uint16_t)i));
-		json_printf(&b, "\"} %llu\n", (unsigned long long)sum.app_packets[i]);
-	}
-	metric_head(&b, "flowtag_app_bytes_total", "counter", "Bytes per nDPI application.");
-	for (i = 0; i < WORKER_MAX_APPS; i++) {
-		if (sum.app_packets[i] == 0)
-			continue;
-		json_printf(&b, "flowtag_app_bytes_total{app=\"");
-		label_value(&b, proto_name(api, (uint16_t)i));
-		json_printf(&b, "\"} %llu\n", (unsigned long long)sum.app_bytes[i]);
-	}
-	metric_head(&b, "flowtag_app_flows_total", "counter", "Flows per nDPI application.");
-	for (i = 0; i < WORKER_MAX_APPS; i++) {
-		if (sum.app_flows[i] == 0)
-			continue;
-		json_printf(&b, "flowtag_app_flows_total{app=\"");
-		label_value(&b, proto_name(api, (uint16_t)i));
-		json_printf(&b, "\"} %llu\n", (unsigned long long)sum.app_flows[i]);
-	}
-	metric_head(&b, "flowtag_category_packets_total", "counter", "Packets per nDPI category.");
-	for (i = 0; i < WORKER_MAX_CATEGORIES; i++) {
-		if (sum.category_packets[i] == 0)
-			continue;
-		json_printf(&b, "flowtag_category_packets_total{category=\"");
-		label_value(&b, names != NULL ? dpi_category_name(names, (uint16_t)i) : "?");
-		json_printf(&b, "\"} %llu\n", (unsigned long long)sum.category_packets[i]);
-	}
-	metric_head(&b, "flowtag_chain_packets_total", "counter", "Packets tagged for a chain.");
-	for (i = 0; pol != NULL && i < policy_chain_count(pol); i++) {
-		json_printf(&b, "flowtag_chain_packets_total{chain=\"");
-		label_value(&b, policy_chain_at(pol, i)->name);
-		json_printf(&b, "\"} %llu\n", (unsigned long long)sum.chain_packets[i]);
-	}
-	metric_head(&b, "flowtag_chain_flows_total", "counter", "Flows decided for a chain.");
-	for (i = 0; pol != NULL && i < policy_chain_count(pol); i++) {
-		json_printf(&b, "flowtag_chain_flows_total{chain=\"");
-		label_value(&b, policy_chain_at(pol, i)->name);
-		json_printf(&b, "\"} %llu\n", (unsigned long long)sum.chain_flows[i]);
-	}
+			    parse_result_name((enum parse_result)r), (unsigned long long)ds.w.parse[r]);
+	for (k = 0; k < worker_stat_item_count; k++)
+		if (worker_stat_items[k].drop_reason != NULL)
+			json_printf(&b, "flowtag_drops_total{reason=\"%s\"} %llu\n",
+				    worker_stat_items[k].drop_reason,
+				    (unsigned long long)stat_value(&ds.w, &worker_stat_items[k]));
+	for (k = 0; k < datapath_stat_item_count; k++)
+		if (datapath_stat_items[k].drop_reason != NULL)
+			json_printf(&b, "flowtag_drops_total{reason=\"%s\"} %llu\n",
+				    datapath_stat_items[k].drop_reason,
+				    (unsigned long long)stat_value(&ds.c, &datapath_stat_items[k]));
+	array_metric(&b, "flowtag_app_packets_total", "Packets per nDPI application.", "app",
+		     ds.w.app_packets, WORKER_MAX_APPS, app_name, api, false);
+	array_metric(&b, "flowtag_app_bytes_total", "Bytes per nDPI application.", "app",
+		     ds.w.app_bytes, WORKER_MAX_APPS, app_name, api, false);
+	array_metric(&b, "flowtag_app_flows_total", "Flows per nDPI application.", "app",
+		     ds.w.app_flows, WORKER_MAX_APPS, app_name, api, false);
+	array_metric(&b, "flowtag_category_packets_total", "Packets per nDPI category.", "category",
+		     ds.w.category_packets, WORKER_MAX_CATEGORIES, category_name, api, false);
+	array_metric(&b, "flowtag_chain_packets_total", "Packets tagged for a chain.", "chain",
+		     ds.w.chain_packets, pol != NULL ? policy_chain_count(pol) : 0, chain_name, api,
+		     true);
+	array_metric(&b, "flowtag_chain_flows_total", "Flows decided for a chain.", "chain",
+		     ds.w.chain_flows, pol != NULL ? policy_chain_count(pol) : 0, chain_name, api, true);
 	metric_head(&b, "flowtag_policy_version", "gauge", "Version of the policy in force.");
 	json_printf(&b, "flowtag_policy_version %u\n", pol != NULL ? policy_version(pol) : 0);
 	resp->content_type = "text/plain; version=0.0.4";

@@ -13,6 +13,7 @@
 #include "config.h"
 #include "datapath.h"
 #include "httpd.h"
+#include "log.h"
 #include "telemetry.h"
 #include "yaml_doc.h"
 
@@ -122,8 +123,7 @@ on_stop(evutil_socket_t sig, short what, void *arg)
 	struct control *c = arg;
 
 	(void)what;
-	fprintf(stderr, "flowtag: %s: stopping rx, flushing every flow\n",
-		sig == SIGINT ? "SIGINT" : "SIGTERM");
+	LOG(NOTICE, CONTROL, "%s: stopping rx, flushing every flow", sig == SIGINT ? "SIGINT" : "SIGTERM");
 	datapath_stop(c->p.dp); /* on_poll ends the loop once the lcores are done */
 }
 
@@ -164,17 +164,17 @@ on_hup(evutil_socket_t sig, short what, void *arg)
 	(void)sig;
 	(void)what;
 	if (c->p.config_path == NULL || c->p.api == NULL) {
-		fprintf(stderr, "flowtag: SIGHUP: no config file to reload\n");
+		LOG(WARNING, CONTROL, "SIGHUP: no config file to reload");
 		return;
 	}
 	text = read_file(c->p.config_path, err, sizeof(err));
 	if (text == NULL || api_apply_policy(c->p.api, text, c->p.config_path, false, err,
 					     sizeof(err)) != 0) {
-		fprintf(stderr, "flowtag: SIGHUP: reload failed, the old policy stays: %s\n", err);
+		LOG(ERR, CONTROL, "SIGHUP: reload failed, the old policy stays: %s", err);
 	} else {
-		fprintf(stderr, "flowtag: SIGHUP: policy reloaded from %s (only the policy: chains, "
-				"rules, policy; the data path settings need a restart)\n",
-			c->p.config_path);
+		LOG(NOTICE, CONTROL, "SIGHUP: policy reloaded from %s (only the policy: chains, rules, "
+				     "policy; the data path settings need a restart)",
+		    c->p.config_path);
 	}
 	free(text);
 }
@@ -203,7 +203,7 @@ start_http(struct control *c, char *err, size_t err_len)
 	c->p.api->reply = api_reply;
 	c->p.api->reply_ctx = c;
 	c->p.api->http = c->http;
-	fprintf(stderr, "flowtag: API on http://%s/v1/ (metrics at /metrics)\n", c->p.listen);
+	LOG(NOTICE, API, "API on http://%s/v1/ (metrics at /metrics)", c->p.listen);
 	return 0;
 }
 

@@ -2,6 +2,8 @@
 #include "http_parse.h"
 
 #include <string.h>
+
+#include "text.h"
 #include <strings.h>
 
 /* RFC 9110 §5.6.2 tchar. */
@@ -12,17 +14,7 @@ is_tchar(unsigned char c)
 	       (c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL);
 }
 
-static int
-hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
+#define hexval text_hex_value
 
 size_t
 http_head_end(const char *buf, size_t len)

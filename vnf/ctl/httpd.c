@@ -20,6 +20,7 @@
 
 #include "http_parse.h"
 #include "json.h"
+#include "log.h"
 
 #define ACCEPT_PAUSE_MS 100 /* out of file descriptors: try again this much later */
 #define LOG_EVERY_S 10 /* an accept error is logged at most this often */
@@ -54,7 +55,6 @@ struct httpd {
 	struct evconnlistener *listener;
 	struct event *resume; /* re-enables accepting after an EMFILE pause */
 	struct httpd_conn *conns;
-	time_t last_log;
 	struct httpd_stats st;
 };
 
@@ -473,16 +473,12 @@ accept_error_cb(struct evconnlistener *l, void *arg)
 	struct httpd *h = arg;
 	struct timeval tv = {.tv_sec = 0, .tv_usec = ACCEPT_PAUSE_MS * 1000};
 	int err = EVUTIL_SOCKET_ERROR();
-	time_t now = time(NULL);
 
 	h->st.accept_errors++;
-	if (now - h->last_log >= LOG_EVERY_S) {
-		h->last_log = now;
-		fprintf(stderr, "flowtag: API: cannot accept a connection: %s (%llu times so far); "
-				"pausing %d ms\n",
-			evutil_socket_error_to_string(err), (unsigned long long)h->st.accept_errors,
-			ACCEPT_PAUSE_MS);
-	}
+	LOG_LIMITED(LOG_EVERY_S, WARNING, API,
+		    "API: cannot accept a connection: %s (%llu times so far); pausing %d ms",
+		    evutil_socket_error_to_string(err), (unsigned long long)h->st.accept_errors,
+		    ACCEPT_PAUSE_MS);
 	evconnlistener_disable(l);
 	evtimer_add(h->resume, &tv);
 }

@@ -11,6 +11,7 @@
 #include "datapath.h"
 #include "dpi.h"
 #include "policy.h"
+#include "stat_item.h"
 
 #define NAME_MAX_LEN 64
 
@@ -19,7 +20,7 @@ struct snapshot {
 	struct {
 		const char *name;
 		uint64_t value;
-	} stats[16];
+	} stats[64];
 	unsigned n_stats;
 	struct {
 		char name[NAME_MAX_LEN];
@@ -40,6 +41,8 @@ static struct snapshot building; /* control thread only */
 static void
 stat(struct snapshot *s, const char *name, uint64_t v)
 {
+	if (s->n_stats == sizeof(s->stats) / sizeof(s->stats[0]))
+		return;
 	s->stats[s->n_stats].name = name; /* string literals: they outlive everything */
 	s->stats[s->n_stats++].value = v;
 }
@@ -55,18 +58,10 @@ telemetry_publish(const struct datapath *dp)
 
 	memset(s, 0, sizeof(*s));
 	datapath_get_stats(dp, &ds);
-	stat(s, "packets", ds.w.packets);
-	stat(s, "bytes", ds.w.bytes);
-	stat(s, "flows_active", ds.w.flows_active);
-	stat(s, "flows_created", ds.w.flows_created);
-	stat(s, "flows_detected", ds.w.flows_detected);
-	stat(s, "dpi_states_in_use", ds.w.dpi_states_in_use);
-	stat(s, "metadata_not_kept", ds.w.meta_not_kept);
-	stat(s, "tagged", ds.w.out_tagged);
-	stat(s, "untagged", ds.w.out_pass);
-	stat(s, "dropped_policy", ds.w.out_dropped_policy);
-	stat(s, "dropped_malformed", ds.w.dropped_malformed);
-	stat(s, "tx_failed", ds.tx_failed);
+	for (i = 0; i < worker_stat_item_count; i++)
+		stat(s, worker_stat_items[i].name, stat_value(&ds.w, &worker_stat_items[i]));
+	for (i = 0; i < datapath_stat_item_count; i++)
+		stat(s, datapath_stat_items[i].name, stat_value(&ds.c, &datapath_stat_items[i]));
 	stat(s, "policy_version", p != NULL ? policy_version(p) : 0);
 	for (i = 0; names != NULL && i < WORKER_MAX_APPS && s->n_apps < RTE_TEL_MAX_DICT_ENTRIES; i++) {
 		if (ds.w.app_packets[i] == 0)
@@ -103,51 +98,26 @@ copy_published(struct snapshot *out)
 	return out->valid ? out : NULL;
 }
 
+/* One handler for the three commands: the command's name picks what it lists. */
 static int
-tel_stats(const char *cmd, const char *params, struct rte_tel_data *d)
+tel_command(const char *cmd, const char *params, struct rte_tel_data *d)
 {
 	struct snapshot s; /* ~20 KB; DPDK runs a thread per telemetry client */
 	unsigned i;
 
-	(void)cmd;
 	(void)params;
 	rte_tel_data_start_dict(d);
 	if (copy_published(&s) == NULL)
 		return 0;
-	for (i = 0; i < s.n_stats; i++)
-		rte_tel_data_add_dict_u64(d, s.stats[i].name, s.stats[i].value);
-	return 0;
-}
-
-static int
-tel_apps(const char *cmd, const char *params, struct rte_tel_data *d)
-{
-	struct snapshot s;
-	unsigned i;
-
-	(void)cmd;
-	(void)params;
-	rte_tel_data_start_dict(d);
-	if (copy_published(&s) == NULL)
-		return 0;
-	for (i = 0; i < s.n_apps; i++)
-		rte_tel_data_add_dict_u64(d, s.apps[i].name, s.apps[i].packets);
-	return 0;
-}
-
-static int
-tel_chains(const char *cmd, const char *params, struct rte_tel_data *d)
-{
-	struct snapshot s;
-	unsigned i;
-
-	(void)cmd;
-	(void)params;
-	rte_tel_data_start_dict(d);
-	if (copy_published(&s) == NULL)
-		return 0;
-	for (i = 0; i < s.n_chains; i++)
-		rte_tel_data_add_dict_u64(d, s.chains[i].name, s.chains[i].packets);
+	if (strcmp(cmd, "/flowtag/stats") == 0)
+		for (i = 0; i < s.n_stats; i++)
+			rte_tel_data_add_dict_u64(d, s.stats[i].name, s.stats[i].value);
+	else if (strcmp(cmd, "/flowtag/apps") == 0)
+		for (i = 0; i < s.n_apps; i++)
+			rte_tel_data_add_dict_u64(d, s.apps[i].name, s.apps[i].packets);
+	else
+		for (i = 0; i < s.n_chains; i++)
+			rte_tel_data_add_dict_u64(d, s.chains[i].name, s.chains[i].packets);
 	return 0;
 }
 
@@ -156,11 +126,11 @@ telemetry_register(void)
 {
 	int rc = 0;
 
-	rc |= rte_telemetry_register_cmd("/flowtag/stats", tel_stats,
+	rc |= rte_telemetry_register_cmd("/flowtag/stats", tel_command,
 					 "flowtag's counters: packets, flows, tags, drops. No parameters");
-	rc |= rte_telemetry_register_cmd("/flowtag/apps", tel_apps,
+	rc |= rte_telemetry_register_cmd("/flowtag/apps", tel_command,
 					 "Packets per nDPI application. No parameters");
-	rc |= rte_telemetry_register_cmd("/flowtag/chains", tel_chains,
+	rc |= rte_telemetry_register_cmd("/flowtag/chains", tel_command,
 					 "Packets tagged per service chain. No parameters");
 	return rc != 0 ? -1 : 0;
 }

@@ -25,8 +25,10 @@
 #include <rte_ring.h>
 
 #include "dp_internal.h"
+#include "log.h"
 #include "port.h"
-#include "vlan.h"
+#include "stat_item.h"
+#include "wire.h"
 
 #define RECORD_RING_SIZE 16384
 #define RECORD_POOL_SIZE 32767
@@ -204,8 +206,8 @@ datapath_create(const struct datapath_params *params, char *err, size_t err_len)
 		uint64_t before = strtoull(skew + 5, NULL, 10) * dp->hz, wrap = UINT64_MAX / 1000000;
 
 		dp->clock_skew_cycles = wrap > before ? wrap - before : 0;
-		fprintf(stderr, "flowtag: test clock: the old formula would wrap in %llu s\n",
-			(unsigned long long)(before / dp->hz));
+		LOG(NOTICE, DP, "test clock: the old formula would wrap in %llu s",
+		    (unsigned long long)(before / dp->hz));
 	} else if (skew != NULL) {
 		dp->clock_skew_cycles = strtoull(skew, NULL, 10) * dp->hz;
 	}
@@ -335,8 +337,8 @@ check_links(struct datapath *dp)
 			continue;
 		if (link.link_status != dp->link_up[i]) {
 			dp->link_up[i] = link.link_status;
-			fprintf(stderr, "flowtag: port %s link %s\n", dp->cfg.ports[i].name,
-				link.link_status ? "up" : "down");
+			LOG(INFO, DP, "port %s link %s", dp->cfg.ports[i].name,
+			    link.link_status ? "up" : "down");
 		}
 	}
 }
@@ -387,8 +389,8 @@ datapath_destroy(struct datapath *dp)
 		/* Keep draining while waiting: a lossless worker may wait for record room. */
 		while (!datapath_poll(dp)) {
 			if (rte_get_timer_cycles() > give_up) {
-				fprintf(stderr, "flowtag: the data path did not stop within %d s; "
-						"exiting without it\n", STOP_WAIT_S);
+				LOG(ERR, DP, "the data path did not stop within %d s; exiting without it",
+				    STOP_WAIT_S);
 				return; /* the lcores may still use everything: leave it all */
 			}
 			rte_delay_us_sleep(100);
@@ -442,6 +444,29 @@ datapath_policy(const struct datapath *dp)
 
 /* ---- figures ---- */
 
+const struct stat_item datapath_stat_items[] = {
+#define DP_COUNTER(n, drop, h) {#n, drop, h, false, offsetof(struct datapath_counters, n)},
+#include "dp_counters.def"
+#undef DP_COUNTER
+};
+const size_t datapath_stat_item_count = sizeof(datapath_stat_items) / sizeof(datapath_stat_items[0]);
+
+static void
+add_counters(struct datapath_counters *sum, const struct datapath_counters *add, bool ports_io)
+{
+	uint64_t rx = sum->rx, tx = sum->tx;
+	uint64_t *d = (uint64_t *)sum;
+	const uint64_t *a = (const uint64_t *)add;
+	size_t k;
+
+	for (k = 0; k < sizeof(*sum) / sizeof(uint64_t); k++)
+		d[k] += a[k];
+	if (!ports_io) { /* a fed worker's rx and tx go to and from the I/O lcore, not ports */
+		sum->rx = rx;
+		sum->tx = tx;
+	}
+}
+
 void
 datapath_get_stats(const struct datapath *dp, struct datapath_stats *st)
 {
@@ -449,28 +474,18 @@ datapath_get_stats(const struct datapath *dp, struct datapath_stats *st)
 	uint32_t i;
 
 	memset(st, 0, sizeof(*st));
-	for (i = 0; i <= dp->n_workers; i++) {
-		const struct dp_lcore *lc = i < dp->n_workers ? &dp->workers[i] : &dp->io;
+	for (i = 0; i < dp->n_workers; i++) {
+		const struct dp_lcore *lc = &dp->workers[i];
 		struct worker_stats ws;
 
-		if (i == dp->n_workers && !dp->has_io)
-			break;
-		/* With an I/O lcore, its rx and tx are the data path's; the workers' are internal. */
-		if (!dp->has_io || lc == &dp->io) {
-			st->rx_packets += lc->c.rx;
-			st->tx_packets += lc->c.tx;
-		}
-		st->dropped += lc->c.dropped;
-		st->tx_failed += lc->c.tx_failed;
-		st->oversize += lc->c.oversize;
-		st->tag_failed += lc->c.tag_failed;
-		st->records_dropped += lc->c.records_dropped;
-		st->dispatch_dropped += lc->c.dispatch_dropped;
+		add_counters(&st->c, &lc->c, !dp->has_io);
 		if (lc->w == NULL)
 			continue;
 		worker_get_stats(lc->w, &ws);
 		worker_stats_add(&st->w, &ws);
 	}
+	if (dp->has_io)
+		add_counters(&st->c, &dp->io.c, true);
 	st->requests_in_flight = dp->n_ops;
 	st->requests_refused = dp->requests_refused;
 	st->policies_retiring = dp->n_retired;

@@ -27,6 +27,7 @@
 #include "flow_filter.h"
 #include "flow_record.h"
 #include "policy.h"
+#include "stat_item.h"
 #include "worker.h"
 
 struct dpi;
@@ -51,15 +52,20 @@ struct datapath_params {
 	bool service_function;
 };
 
+/* The data path's own counters (dp_counters.def), per lcore and summed. */
+struct datapath_counters {
+#define DP_COUNTER(name, drop_reason, help) uint64_t name;
+#include "dp_counters.def"
+#undef DP_COUNTER
+};
+
+/* dp_counters.def described for the outputs (stat_item.h), against struct datapath_counters. */
+extern const struct stat_item datapath_stat_items[];
+extern const size_t datapath_stat_item_count;
+
 struct datapath_stats {
-	uint64_t rx_packets;
-	uint64_t tx_packets;
-	uint64_t dropped; /* by decision (policy, malformed, untaggable) */
-	uint64_t tx_failed; /* the port would not take them */
-	uint64_t oversize; /* tagged frames beyond the MTU (dropped or sent untagged) */
-	uint64_t tag_failed; /* frames that could not carry their chain's tag (no room) */
-	uint64_t records_dropped; /* record ring full (live traffic; or a lossless wait ran out) */
-	uint64_t dispatch_dropped; /* a worker's ring was full (live traffic, I/O lcore) */
+	/* rx and tx are the ports': with an I/O lcore, its own (the workers' are internal). */
+	struct datapath_counters c;
 	uint64_t requests_refused; /* too many requests in flight */
 	uint64_t port_ipackets, port_opackets, port_ierrors, port_rx_nombuf;
 	uint32_t requests_in_flight;

@@ -67,17 +67,6 @@ dp_idle_wait(struct dp_idle *idle, uint32_t max_us)
 	idle->sleep_us = RTE_MIN(idle->sleep_us * 2, max_us);
 }
 
-/* Counters an lcore keeps of its own (plain 64-bit: the control thread reads them stale). */
-struct dp_lcore_counters {
-	uint64_t rx;
-	uint64_t tx;
-	uint64_t dropped;
-	uint64_t tx_failed;
-	uint64_t oversize;
-	uint64_t tag_failed;
-	uint64_t records_dropped;
-	uint64_t dispatch_dropped;
-};
 
 /* One lcore's state: written only by that lcore, except where noted. */
 struct dp_lcore {
@@ -94,7 +83,7 @@ struct dp_lcore {
 	uint8_t *scratch; /* multi-segment frames are copied here to be classified */
 	const struct policy *policy_seen;
 	struct dp_txq txq;
-	struct dp_lcore_counters c;
+	struct datapath_counters c; /* its own (plain 64-bit: the control thread reads them stale) */
 	struct sf_counters sf[DP_MAX_PORTS];
 	volatile bool finished; /* set by the lcore as its last act */
 } __rte_cache_aligned;
@@ -143,6 +132,13 @@ struct datapath {
 	struct dp_lcore io; /* the I/O lcore, when there is one */
 	bool has_io;
 };
+
+/* Packets per rx burst: the config's, within what the loops' arrays hold. */
+static inline uint16_t
+dp_burst_size(const struct datapath *dp)
+{
+	return (uint16_t)RTE_MIN(dp->cfg.burst_size, (uint32_t)DP_MAX_BURST);
+}
 
 static inline uint64_t
 dp_now_us(const struct datapath *dp)

@@ -32,6 +32,19 @@ add(struct eal_args *a, const char *fmt, ...)
 	return 0;
 }
 
+#define MAX_LOG_LEVELS 8
+static const char *log_levels[MAX_LOG_LEVELS];
+static int n_log_levels;
+
+int
+eal_add_log_level(const char *level)
+{
+	if (n_log_levels == MAX_LOG_LEVELS)
+		return -ENOSPC;
+	log_levels[n_log_levels++] = level;
+	return 0;
+}
+
 int
 eal_build_args(const struct config *cfg, const char *prog, struct eal_args *a)
 {
@@ -73,6 +86,9 @@ eal_build_args(const struct config *cfg, const char *prog, struct eal_args *a)
 	rc |= add(a, "--log-level=lib.eal:warning");
 	/* Telemetry logs "no legacy callbacks" at warning level on every start: errors only. */
 	rc |= add(a, "--log-level=lib.telemetry:4");
+	/* The user's, last: they override the quieting above. */
+	for (i = 0; i < (uint32_t)n_log_levels; i++)
+		rc |= add(a, "--log-level=%s", log_levels[i]);
 	for (i = 0; i < cfg->n_eal_extra; i++)
 		rc |= add(a, "%s", cfg->eal_extra[i]);
 	return rc != 0 ? -ENOSPC : 0;

@@ -24,6 +24,9 @@ struct eal_args {
 /* Pure: the argument vector for cfg (tests inspect it). Returns 0 or -ENOSPC. */
 int eal_build_args(const struct config *cfg, const char *prog, struct eal_args *args);
 
+/* A --log-level for the EAL (DPDK's forms: "debug", "flowtag.api:debug"); before eal_start. */
+int eal_add_log_level(const char *level);
+
 /* rte_eal_init() with those arguments. Returns 0 or -1 with a message in err. */
 int eal_start(const struct config *cfg, const char *prog, char *err, size_t err_len);
 

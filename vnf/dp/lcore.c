@@ -186,7 +186,7 @@ tag_mbuf(struct dp_lcore *lc, struct rte_mbuf *m, const struct worker_out *o)
 			lc->c.tag_failed++; /* no room and no mbuf for it, or a frame this tag cannot mark */
 		break;
 	}
-	if (dp->cfg.oversize_drop) {
+	if (dp->cfg.oversize == CONFIG_OVERSIZE_DROP) {
 		rte_pktmbuf_free(m);
 		return NULL;
 	}
@@ -353,7 +353,7 @@ loop_worker(struct dp_lcore *lc)
 {
 	struct datapath *dp = lc->dp;
 	struct dp_input *in = dp->input;
-	const uint16_t burst = (uint16_t)RTE_MIN(dp->cfg.burst_size, (uint32_t)DP_MAX_BURST);
+	const uint16_t burst = dp_burst_size(dp);
 	struct rte_mbuf *rx[DP_MAX_BURST];
 	struct dp_idle idle;
 	bool pass_flushed = false;
@@ -405,7 +405,7 @@ static int
 loop_fed_worker(struct dp_lcore *lc)
 {
 	struct datapath *dp = lc->dp;
-	const uint16_t burst = (uint16_t)RTE_MIN(dp->cfg.burst_size, (uint32_t)DP_MAX_BURST);
+	const uint16_t burst = dp_burst_size(dp);
 	struct rte_mbuf *rx[DP_MAX_BURST];
 	struct dp_idle idle;
 
@@ -496,7 +496,7 @@ loop_io(struct dp_lcore *io)
 {
 	struct datapath *dp = io->dp;
 	struct dp_input *in = dp->input;
-	const uint16_t burst = (uint16_t)RTE_MIN(dp->cfg.burst_size, (uint32_t)DP_MAX_BURST);
+	const uint16_t burst = dp_burst_size(dp);
 	static struct rte_mbuf *per_worker[RTE_MAX_LCORE][DP_MAX_BURST];
 	uint16_t per_worker_n[RTE_MAX_LCORE];
 	struct rte_mbuf *rx[DP_MAX_BURST];
@@ -555,7 +555,7 @@ static int
 loop_sf(struct dp_lcore *lc)
 {
 	struct datapath *dp = lc->dp;
-	const uint16_t burst = (uint16_t)RTE_MIN(dp->cfg.burst_size, (uint32_t)DP_MAX_BURST);
+	const uint16_t burst = dp_burst_size(dp);
 	struct rte_mbuf *rx[DP_MAX_BURST];
 	struct dp_idle idle;
 

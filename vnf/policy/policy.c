@@ -12,9 +12,6 @@
 #include <strings.h>
 
 #include "dpi.h"
-#include "mpls.h"
-#include "nsh.h"
-#include "vlan.h"
 
 #define PROTO_WORDS 8 /* 512 protocol ids */
 #define CAT_WORDS 4 /* 256 categories */
@@ -71,6 +68,34 @@ const char *
 policy_cond_key(enum policy_cond c)
 {
 	return (unsigned int)c < POLICY_COND_COUNT ? cond_keys[c] : "invalid";
+}
+
+void
+policy_spec_clear_rules(struct policy_spec *spec)
+{
+	uint32_t i, k;
+
+	for (i = 0; spec->rules != NULL && i < spec->n_rules; i++) {
+		struct policy_rule_spec *r = &spec->rules[i];
+
+		for (k = 0; r->values != NULL && k < r->n_items; k++)
+			free(r->values[k].text);
+		free(r->values);
+		free(r->kinds);
+		free(r->action.chain.text);
+	}
+	free(spec->rules);
+	spec->rules = NULL;
+	spec->n_rules = 0;
+}
+
+void
+policy_spec_release(struct policy_spec *spec)
+{
+	policy_spec_clear_rules(spec);
+	free(spec->chains);
+	free(spec->default_action.chain.text);
+	policy_spec_defaults(spec);
 }
 
 void
@@ -323,40 +348,26 @@ compile_chains(struct compiler *c, const struct policy_spec *spec, struct policy
 	for (i = 0; i < spec->n_chains; i++) {
 		const struct policy_chain_spec *cs = &spec->chains[i];
 		const struct tag_spec *t = &cs->tag;
+		const struct tag_class *tc;
+		char why[160];
 
+		if (tag_check(t, why, sizeof(why)) != 0)
+			return fail(c, &cs->mark, "chain '%s': %s", cs->name, why);
+		tc = tag_class_of(t->kind);
 		for (j = 0; j < i; j++) {
 			const struct tag_spec *o = &spec->chains[j].tag;
+			const struct tag_class *oc = tag_class_of(o->kind);
 
 			if (strcmp(spec->chains[j].name, cs->name) == 0)
 				return fail(c, &cs->mark, "chain '%s' is defined twice", cs->name);
 			/* OVS tells chains apart by their tag: two chains may not share one. */
-			if ((t->kind == TAG_NSH || t->kind == TAG_MPLS) &&
-			    (o->kind == TAG_NSH || o->kind == TAG_MPLS) && t->spi == o->spi)
-				return fail(c, &cs->mark, "chain '%s' has SPI %u, which chain '%s' already uses",
-					    cs->name, t->spi, spec->chains[j].name);
-			if (t->kind == TAG_VLAN && o->kind == TAG_VLAN && t->vid == o->vid)
-				return fail(c, &cs->mark, "chain '%s' has VLAN %u, which chain '%s' already uses",
-					    cs->name, t->vid, spec->chains[j].name);
-			if (t->kind == TAG_DSCP && o->kind == TAG_DSCP && t->dscp == o->dscp)
-				return fail(c, &cs->mark, "chain '%s' has DSCP %u, which chain '%s' already uses",
-					    cs->name, t->dscp, spec->chains[j].name);
+			if (strcmp(tc->steer_space, oc->steer_space) == 0 &&
+			    tc->steer_value(t) == oc->steer_value(o))
+				return fail(c, &cs->mark, "chain '%s' has %s %u, which chain '%s' already "
+							  "uses",
+					    cs->name, tc->steer_space, tc->steer_value(t),
+					    spec->chains[j].name);
 		}
-		if (t->kind == TAG_NSH && (t->spi == 0 || t->spi > NSH_MAX_SPI))
-			return fail(c, &cs->mark, "chain '%s': NSH SPI must be 1 to %u", cs->name,
-				    NSH_MAX_SPI);
-		if (t->kind == TAG_NSH && t->md_type != NSH_MD_TYPE_1 && t->md_type != NSH_MD_TYPE_2)
-			return fail(c, &cs->mark, "chain '%s': NSH md_type must be 1 or 2", cs->name);
-		if (t->kind == TAG_MPLS && (t->spi == 0 || t->spi > MPLS_SFC_MAX_SPI))
-			return fail(c, &cs->mark, "chain '%s': MPLS SPI must be 1 to %u (label = SPI << 8 "
-						  "| SI has 20 bits)",
-				    cs->name, MPLS_SFC_MAX_SPI);
-		if (t->kind == TAG_VLAN && (t->vid == 0 || t->vid > VLAN_MAX_VID))
-			return fail(c, &cs->mark, "chain '%s': VLAN id must be 1 to %u", cs->name,
-				    VLAN_MAX_VID);
-		if (t->kind == TAG_DSCP && (t->dscp == 0 || t->dscp > 63))
-			return fail(c, &cs->mark, "chain '%s': DSCP must be 1 to 63 (0 is unmarked "
-						  "traffic)",
-				    cs->name);
 		snprintf(p->chains[i].name, sizeof(p->chains[i].name), "%s", cs->name);
 		p->chains[i].tag = *t;
 		p->n_chains++;

@@ -78,7 +78,7 @@ enum policy_nsh_in {
 };
 
 struct policy_value {
-	char text[POLICY_VALUE_MAX];
+	char *text; /* malloc'd, at most POLICY_VALUE_MAX - 1 bytes */
 	struct policy_mark mark;
 };
 
@@ -94,17 +94,21 @@ struct policy_action_spec {
 };
 
 struct policy_rule_spec {
-	uint8_t kinds[POLICY_MAX_ITEMS]; /* enum policy_cond of each value */
-	struct policy_value values[POLICY_MAX_ITEMS];
+	uint8_t *kinds; /* enum policy_cond of each value */
+	struct policy_value *values;
 	uint32_t n_items;
 	struct policy_action_spec action;
 	struct policy_mark mark;
 };
 
+/*
+ * A policy as written (policy_yaml.c reads it from YAML): sized by what the text holds, every
+ * array and string malloc'd (policy_spec_release frees them), never a fixed 1 MB struct.
+ */
 struct policy_spec {
-	struct policy_chain_spec chains[POLICY_MAX_CHAINS];
+	struct policy_chain_spec *chains;
 	uint32_t n_chains;
-	struct policy_rule_spec rules[POLICY_MAX_RULES];
+	struct policy_rule_spec *rules;
 	uint32_t n_rules;
 	struct policy_action_spec default_action;
 	enum policy_unclassified unclassified;
@@ -116,6 +120,10 @@ struct policy_spec {
 
 /* The built-in policy: no chains, no rules, everything passes untagged. */
 void policy_spec_defaults(struct policy_spec *spec);
+/* Free what a spec holds (it is then the built-in policy again). */
+void policy_spec_release(struct policy_spec *spec);
+/* Free the spec's rules only (a later `rules:` section replaces them). */
+void policy_spec_clear_rules(struct policy_spec *spec);
 
 /* A compiled chain, as the data path needs it. */
 struct policy_chain {

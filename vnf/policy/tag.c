@@ -3,55 +3,26 @@
 
 #include <errno.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
+
+#include "json.h"
 
 #include "mpls.h"
 #include "nsh.h"
-#include "vlan.h"
+#include "wire.h"
 
-#define ETHERTYPE_IPV4 0x0800
-#define ETHERTYPE_IPV6 0x86dd
+#define rd16 wire_rd16
+#define wr16 wire_wr16
+#define wr32 wire_wr32
 
-static inline uint16_t
-rd16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static inline void
-wr16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static inline void
-wr32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
-static inline bool
-is_vlan_tpid(uint16_t t)
-{
-	return t == VLAN_TPID || t == VLAN_TPID_QINQ || t == 0x9100;
-}
-
-/* Offset of the EtherType that follows the VLAN tags, or -1 if the frame is cut short. */
+/* Offset of the EtherType that follows the VLAN tags, or -1 if the frame is not one to tag. */
 static int
 inner_ethertype_off(const uint8_t *f, uint32_t len)
 {
-	uint32_t off = ETH_ADDRS_LEN;
-	int tags = 0;
+	struct wire_l2 l2;
 
-	while (off + 2 <= len && is_vlan_tpid(rd16(f + off)) && tags < 2) {
-		off += VLAN_TAG_LEN;
-		tags++;
-	}
-	return off + 2 <= len ? (int)off : -1;
+	return wire_walk_l2(f, len, &l2) == WIRE_OK ? (int)l2.type_off : -1;
 }
 
 /* Make room for `grow` bytes in front of byte `at` by moving the first `at` bytes back. */
@@ -214,7 +185,7 @@ vlan_apply(const struct tag_spec *spec, const struct tag_meta *meta, uint8_t **f
 	(void)meta;
 	if (*len < ETH_HDR_LEN)
 		return -EINVAL;
-	if (is_vlan_tpid(rd16(f + ETH_ADDRS_LEN))) {
+	if (wire_is_vlan_tpid(rd16(f + ETH_ADDRS_LEN))) {
 		if (*len < ETH_HDR_LEN + VLAN_TAG_LEN)
 			return -EINVAL;
 		/* Already tagged: the outer tag's VID becomes the chain's, its PCP stays. */
@@ -224,7 +195,7 @@ vlan_apply(const struct tag_spec *spec, const struct tag_meta *meta, uint8_t **f
 	rc = open_gap(frame, len, headroom, max_len, ETH_ADDRS_LEN, VLAN_TAG_LEN);
 	if (rc != 0)
 		return rc;
-	wr16(*frame + ETH_ADDRS_LEN, VLAN_TPID);
+	wr16(*frame + ETH_ADDRS_LEN, ETHERTYPE_VLAN);
 	wr16(*frame + ETH_ADDRS_LEN + 2, spec->vid & 0x0fff);
 	return 0;
 }
@@ -309,12 +280,137 @@ no_growth(const struct tag_spec *spec)
 
 _Static_assert(MPLS_LSE_LEN == VLAN_TAG_LEN, "both push one 4-byte entry");
 
-static const struct tag_class tag_classes[TAG_KIND_COUNT] = {
-	[TAG_NSH] = {.name = "nsh", .apply = nsh_apply, .max_growth = nsh_max_growth},
-	[TAG_VLAN] = {.name = "vlan", .apply = vlan_apply, .max_growth = four_bytes},
-	[TAG_MPLS] = {.name = "mpls", .apply = mpls_apply, .max_growth = four_bytes},
-	[TAG_DSCP] = {.name = "dscp", .apply = dscp_apply, .max_growth = no_growth},
+/* ---- what each kind takes, and how the switch tells chains apart by it ---- */
+
+#define PARAM(k, field, lo, hi, fb, req, reason)                                                   \
+	{.key = k, .offset = offsetof(struct tag_spec, field), .min = lo, .max = hi,               \
+	 .fallback = fb, .required = req, .why = reason}
+
+static const struct tag_param nsh_params[] = {
+	PARAM("spi", spi, 1, NSH_MAX_SPI, 0, true, "24 bits, RFC 8300 §2.3"),
+	PARAM("md_type", md_type, NSH_MD_TYPE_1, NSH_MD_TYPE_2, NSH_MD_TYPE_1, false,
+	      "type 1 (fixed context) or 2 (TLVs)"),
+	{.key = NULL},
 };
+static const struct tag_param vlan_params[] = {
+	PARAM("vid", vid, 1, VLAN_MAX_VID, 0, true, "802.1Q; 0 and 4095 are reserved"),
+	{.key = NULL},
+};
+static const struct tag_param mpls_params[] = {
+	PARAM("spi", spi, 1, MPLS_SFC_MAX_SPI, 0, true, "label = SPI << 8 | SI has 20 bits"),
+	{.key = NULL},
+};
+static const struct tag_param dscp_params[] = {
+	PARAM("dscp", dscp, 1, 63, 0, true, "0 is unmarked traffic"),
+	{.key = NULL},
+};
+
+static uint32_t
+steer_spi(const struct tag_spec *spec)
+{
+	return spec->spi;
+}
+
+static uint32_t
+steer_vid(const struct tag_spec *spec)
+{
+	return spec->vid;
+}
+
+static uint32_t
+steer_dscp(const struct tag_spec *spec)
+{
+	return spec->dscp;
+}
+
+static void
+nsh_describe(const struct tag_spec *spec, struct json_buf *b)
+{
+	json_printf(b, ",\"spi\":%u,\"md_type\":%u", spec->spi, spec->md_type);
+}
+
+static void
+vlan_describe(const struct tag_spec *spec, struct json_buf *b)
+{
+	json_printf(b, ",\"vid\":%u", spec->vid);
+}
+
+static void
+mpls_describe(const struct tag_spec *spec, struct json_buf *b)
+{
+	json_printf(b, ",\"spi\":%u,\"label\":%u", spec->spi,
+		    (spec->spi & MPLS_SFC_MAX_SPI) << 8 | NSH_SI_CLASSIFIER);
+}
+
+static void
+dscp_describe(const struct tag_spec *spec, struct json_buf *b)
+{
+	json_printf(b, ",\"dscp\":%u", spec->dscp);
+}
+
+static const struct tag_class tag_classes[TAG_KIND_COUNT] = {
+	[TAG_NSH] = {.name = "nsh", .apply = nsh_apply, .max_growth = nsh_max_growth,
+		     .params = nsh_params, .steer_space = "SPI", .steer_value = steer_spi,
+		     .describe = nsh_describe},
+	[TAG_VLAN] = {.name = "vlan", .apply = vlan_apply, .max_growth = four_bytes,
+		      .params = vlan_params, .steer_space = "VLAN", .steer_value = steer_vid,
+		      .describe = vlan_describe},
+	[TAG_MPLS] = {.name = "mpls", .apply = mpls_apply, .max_growth = four_bytes,
+		      .params = mpls_params, .steer_space = "SPI", .steer_value = steer_spi,
+		      .describe = mpls_describe},
+	[TAG_DSCP] = {.name = "dscp", .apply = dscp_apply, .max_growth = no_growth,
+		      .params = dscp_params, .steer_space = "DSCP", .steer_value = steer_dscp,
+		      .describe = dscp_describe},
+};
+
+const char *const tag_kind_names[TAG_KIND_COUNT + 1] = {"nsh", "vlan", "mpls", "dscp", NULL};
+
+int
+tag_kind_by_name(const char *name)
+{
+	int k;
+
+	for (k = 0; k < TAG_KIND_COUNT; k++)
+		if (strcmp(tag_classes[k].name, name) == 0)
+			return k;
+	return -1;
+}
+
+const struct tag_param *
+tag_param_of(enum tag_kind kind, const char *key)
+{
+	const struct tag_param *p;
+
+	if ((unsigned int)kind >= TAG_KIND_COUNT)
+		return NULL;
+	for (p = tag_classes[kind].params; p->key != NULL; p++)
+		if (strcmp(p->key, key) == 0)
+			return p;
+	return NULL;
+}
+
+int
+tag_check(const struct tag_spec *spec, char *err, size_t err_len)
+{
+	const struct tag_param *p;
+
+	if ((unsigned int)spec->kind >= TAG_KIND_COUNT) {
+		snprintf(err, err_len, "no such tag");
+		return -1;
+	}
+	for (p = tag_classes[spec->kind].params; p->key != NULL; p++) {
+		uint32_t v = *(const uint32_t *)(const void *)((const char *)spec + p->offset);
+
+		if (v < p->min || v > p->max) {
+			snprintf(err, err_len, "%s '%s' must be %u to %u%s%s", tag_classes[spec->kind].name,
+				 p->key, p->min, p->max, p->why[0] ? " (" : "", p->why[0] ? p->why : "");
+			if (p->why[0])
+				strncat(err, ")", err_len - strlen(err) - 1);
+			return -1;
+		}
+	}
+	return 0;
+}
 
 const struct tag_class *
 tag_class_of(enum tag_kind kind)

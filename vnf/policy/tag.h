@@ -14,6 +14,7 @@
 #ifndef FLOWTAG_TAG_H
 #define FLOWTAG_TAG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -25,13 +26,29 @@ enum tag_kind {
 	TAG_KIND_COUNT
 };
 
-/* A chain's tag, fixed at policy compile time. */
+struct json_buf;
+
+/* A chain's tag, fixed at policy compile time. Which fields a kind uses: its class's params. */
 struct tag_spec {
 	enum tag_kind kind;
 	uint32_t spi; /* NSH and MPLS */
-	uint8_t md_type; /* NSH: 1 or 2 */
-	uint16_t vid; /* VLAN */
-	uint8_t dscp; /* DSCP: 0..63 */
+	uint32_t md_type; /* NSH: 1 or 2 */
+	uint32_t vid; /* VLAN */
+	uint32_t dscp; /* DSCP: 1..63 */
+};
+
+/*
+ * A parameter a tag kind takes in a chain's definition (spi: 10, vid: 200, ...): the one
+ * place that says which key belongs to which tag and what range it has. The config reader,
+ * the policy compiler and the API all go by these.
+ */
+struct tag_param {
+	const char *key;
+	size_t offset; /* of its uint32_t in struct tag_spec */
+	uint32_t min, max;
+	uint32_t fallback; /* when absent and not required */
+	bool required;
+	const char *why; /* the range's reason, for messages ("" if none) */
 };
 
 /* What a flow carries in its tag. */
@@ -60,10 +77,28 @@ struct tag_class {
 	 * MD type 2 header with the longest host name): the headroom a packet needs.
 	 */
 	uint32_t (*max_growth)(const struct tag_spec *spec);
+	const struct tag_param *params; /* a NULL key last */
+	/*
+	 * How the switch tells chains apart by this tag: two chains clash when their spaces
+	 * are the same and their values too (NSH and MPLS share the SPI space). The space's
+	 * name is what messages call the value ("SPI", "VLAN", "DSCP").
+	 */
+	const char *steer_space;
+	uint32_t (*steer_value)(const struct tag_spec *spec);
+	/* The tag's own fields for GET /v1/chains: `,"spi":10,"md_type":1` and the like. */
+	void (*describe)(const struct tag_spec *spec, struct json_buf *b);
 };
 
 const struct tag_class *tag_class_of(enum tag_kind kind);
 const char *tag_kind_name(enum tag_kind kind);
+/* The kind named `name` ("nsh", ...), or -1. */
+int tag_kind_by_name(const char *name);
+/* The kinds' names, NULL-terminated, in enum order (for readers of the config). */
+extern const char *const tag_kind_names[];
+/* The param of `kind` called `key`, or NULL. */
+const struct tag_param *tag_param_of(enum tag_kind kind, const char *key);
+/* Every param in range (a spec built in code goes by the same rules). 0, or -1 with err. */
+int tag_check(const struct tag_spec *spec, char *err, size_t err_len);
 
 static inline int
 tag_apply(const struct tag_spec *spec, const struct tag_meta *meta, uint8_t **frame,

@@ -3,7 +3,9 @@
 #ifndef FLOWTAG_MPLS_H
 #define FLOWTAG_MPLS_H
 
-#define MPLS_ETHERTYPE 0x8847 /* unicast, RFC 5332 */
+#include "wire.h"
+
+#define MPLS_ETHERTYPE ETHERTYPE_MPLS
 #define MPLS_LSE_LEN 4
 #define MPLS_MAX_LABEL 0xfffff
 #define MPLS_BOS 0x100 /* bottom-of-stack bit within the low 12 bits */

@@ -12,7 +12,9 @@
 
 #include <stdint.h>
 
-#define NSH_ETHERTYPE 0x894f /* RFC 8300 §9.1 */
+#include "wire.h"
+
+#define NSH_ETHERTYPE ETHERTYPE_NSH
 #define NSH_BASE_LEN 8 /* base header + service path header */
 #define NSH_MD1_LEN 24 /* base + 4 fixed context headers */
 #define NSH_MD1_LEN_WORDS 6
