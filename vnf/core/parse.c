@@ -278,8 +278,10 @@ parse_ethernet(const uint8_t *frame, uint32_t len, struct parse_info *info)
 	case WIRE_OK:
 		break;
 	}
-	info->vlan = l2.vid;
-	info->vlan_count = l2.tags;
+	if (l2.tags != 0) { /* info was zeroed: untagged frames leave it so */
+		info->vlan = l2.vid;
+		info->vlan_count = l2.tags;
+	}
 	type = l2.ethertype;
 	off = l2.payload_off;
 

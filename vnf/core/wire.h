@@ -85,6 +85,12 @@ wire_walk_l2(const uint8_t *f, uint32_t len, struct wire_l2 *l2)
 	if (len < ETH_HDR_LEN)
 		return WIRE_TRUNCATED;
 	type = wire_rd16(f + off);
+	if (__builtin_expect(!wire_is_vlan_tpid(type), 1)) { /* most frames: untagged */
+		l2->ethertype = type;
+		l2->type_off = ETH_ADDRS_LEN;
+		l2->payload_off = ETH_HDR_LEN;
+		return WIRE_OK;
+	}
 	while (wire_is_vlan_tpid(type)) {
 		if (l2->tags == WIRE_MAX_VLANS)
 			return WIRE_VLAN_TOO_DEEP;

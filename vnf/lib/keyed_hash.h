@@ -43,12 +43,12 @@ keyed_hash_key40_with(const uint64_t w[5], const uint64_t k[6])
 	acc = (unsigned __int128)(w[0] + k[0]) * (w[1] + k[1]);
 	acc += (unsigned __int128)(w[2] + k[2]) * (w[3] + k[3]);
 	acc += (unsigned __int128)(w[4] + k[4]) * k[5];
-	/* Fold, and mix so that every output bit depends on every bit of both halves. */
+	/*
+	 * Fold, then multiply-shift: the high half of x * C depends on every bit of x, and the
+	 * table uses both ends of the result (low bits for the slot, top bits as its tag).
+	 */
 	x = (uint64_t)(acc >> 64) ^ (uint64_t)acc;
-	x ^= x >> 32;
-	x *= 0xd6e8feb86659fd93ULL;
-	x ^= x >> 32;
-	return (uint32_t)x;
+	return (uint32_t)((x * 0xd6e8feb86659fd93ULL) >> 32);
 }
 
 /* The same under the process's secret. */
