@@ -81,6 +81,49 @@ nsh_max_growth(const struct tag_spec *spec)
 	return ETH_HDR_LEN + tag_nsh_len(spec, &longest);
 }
 
+/*
+ * What a flow's NSH header carries, shared by apply() and tag_push_of(): the fixed context
+ * (MD type 1, DESIGN.md's C1..C4) and the TLVs (MD type 2: the same four, then the host).
+ */
+static void
+nsh_context(const struct tag_meta *meta, uint32_t c[4])
+{
+	c[0] = (uint32_t)meta->master_proto << 16 | meta->app_proto;
+	c[1] = meta->category;
+	c[2] = meta->flow_id;
+	c[3] = meta->policy_version;
+}
+
+struct nsh_tlv_ref {
+	uint8_t type;
+	uint8_t len;
+	const uint8_t *value;
+};
+
+/* The MD type 2 TLVs in order; `words` holds the 4-byte values. Returns how many. */
+static unsigned int
+nsh_tlvs(const struct tag_meta *meta, uint8_t words[4][4], struct nsh_tlv_ref t[TAG_PUSH_MAX_TLVS])
+{
+	static const uint8_t types[4] = {NSH_TLV_APP, NSH_TLV_CATEGORY, NSH_TLV_FLOW_ID,
+					 NSH_TLV_POLICY_VERSION};
+	uint32_t c[4];
+	unsigned int i;
+
+	nsh_context(meta, c);
+	for (i = 0; i < 4; i++) {
+		wr32(words[i], c[i]);
+		t[i].type = types[i];
+		t[i].len = 4;
+		t[i].value = words[i];
+	}
+	if (host_len(meta) == 0)
+		return 4;
+	t[4].type = NSH_TLV_HOST;
+	t[4].len = (uint8_t)host_len(meta);
+	t[4].value = (const uint8_t *)meta->host;
+	return 5;
+}
+
 static uint8_t *
 put_tlv(uint8_t *p, uint8_t type, const void *value, uint32_t len)
 {
@@ -92,21 +135,11 @@ put_tlv(uint8_t *p, uint8_t type, const void *value, uint32_t len)
 	return p + tlv_len(len);
 }
 
-static uint8_t *
-put_tlv32(uint8_t *p, uint8_t type, uint32_t v)
-{
-	uint8_t b[4];
-
-	wr32(b, v);
-	return put_tlv(p, type, b, 4);
-}
-
 static int
 nsh_apply(const struct tag_spec *spec, const struct tag_meta *meta, uint8_t **frame,
 	  uint32_t *len, uint32_t headroom, uint32_t max_len)
 {
 	uint32_t nsh_len = tag_nsh_len(spec, meta), grow = ETH_HDR_LEN + nsh_len;
-	uint32_t c1 = (uint32_t)meta->master_proto << 16 | meta->app_proto;
 	uint8_t *outer, *h;
 
 	if (*len < ETH_HDR_LEN)
@@ -128,20 +161,20 @@ nsh_apply(const struct tag_spec *spec, const struct tag_meta *meta, uint8_t **fr
 	/* §2.3: SPI (24 bits) and SI. */
 	wr32(h + 4, (spec->spi & NSH_MAX_SPI) << 8 | meta->si);
 	if (spec->md_type == NSH_MD_TYPE_1) {
+		uint32_t c[4];
+
 		/* §2.4 fixed context: flowtag's C1..C4 (DESIGN.md). */
-		wr32(h + 8, c1);
-		wr32(h + 12, meta->category);
-		wr32(h + 16, meta->flow_id);
-		wr32(h + 20, meta->policy_version);
+		nsh_context(meta, c);
+		for (int i = 0; i < 4; i++)
+			wr32(h + 8 + 4 * i, c[i]);
 	} else {
+		struct nsh_tlv_ref t[TAG_PUSH_MAX_TLVS];
+		uint8_t words[4][4];
+		unsigned int i, n = nsh_tlvs(meta, words, t);
 		uint8_t *p = h + NSH_BASE_LEN;
 
-		p = put_tlv32(p, NSH_TLV_APP, c1);
-		p = put_tlv32(p, NSH_TLV_CATEGORY, meta->category);
-		p = put_tlv32(p, NSH_TLV_FLOW_ID, meta->flow_id);
-		p = put_tlv32(p, NSH_TLV_POLICY_VERSION, meta->policy_version);
-		if (host_len(meta) > 0)
-			put_tlv(p, NSH_TLV_HOST, meta->host, (uint32_t)host_len(meta));
+		for (i = 0; i < n; i++)
+			p = put_tlv(p, t[i].type, t[i].value, t[i].len);
 	}
 	*frame = outer;
 	*len += grow;
@@ -422,4 +455,48 @@ const char *
 tag_kind_name(enum tag_kind kind)
 {
 	return (unsigned int)kind < TAG_KIND_COUNT ? tag_classes[kind].name : "invalid";
+}
+
+void
+tag_push_of(const struct tag_spec *spec, const struct tag_meta *meta, bool frame_tagged,
+	    struct tag_push *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->kind = spec->kind;
+	switch (spec->kind) {
+	case TAG_NSH:
+		out->md_type = (uint8_t)spec->md_type;
+		out->spi = spec->spi & NSH_MAX_SPI;
+		out->si = meta->si;
+		out->ttl = NSH_DEFAULT_TTL;
+		if (spec->md_type == NSH_MD_TYPE_1) {
+			nsh_context(meta, out->context);
+		} else {
+			struct nsh_tlv_ref t[TAG_PUSH_MAX_TLVS];
+			uint8_t words[4][4];
+			unsigned int i, n = nsh_tlvs(meta, words, t);
+
+			for (i = 0; i < n; i++) {
+				out->tlvs[i].md_class = NSH_MD_CLASS_FLOWTAG;
+				out->tlvs[i].type = t[i].type;
+				out->tlvs[i].len = t[i].len;
+				memcpy(out->tlvs[i].value, t[i].value, t[i].len);
+			}
+			out->n_tlvs = (uint8_t)n;
+		}
+		break;
+	case TAG_VLAN:
+		out->vlan_rewrite = frame_tagged;
+		out->vid = (uint16_t)(spec->vid & 0x0fff);
+		break;
+	case TAG_MPLS:
+		out->mpls_label = (spec->spi & MPLS_SFC_MAX_SPI) << 8 | meta->si;
+		out->mpls_ttl = meta->si;
+		break;
+	case TAG_DSCP:
+		out->dscp = (uint8_t)spec->dscp;
+		break;
+	default:
+		break;
+	}
 }

@@ -113,6 +113,48 @@ tag_max_growth(const struct tag_spec *spec)
 	return tag_class_of(spec->kind)->max_growth(spec);
 }
 
+/*
+ * A tag as the steps a switch takes to push it itself (OVS, for an offloaded flow): the same
+ * header apply() writes, field by field, so ctl/openflow.c can say it as OpenFlow actions.
+ * Built by tag_push_of() from the same helpers apply() uses, so the two cannot drift apart.
+ */
+#define TAG_PUSH_MAX_TLVS 5
+
+struct tag_push_tlv {
+	uint16_t md_class;
+	uint8_t type;
+	uint8_t len; /* value bytes, unpadded (at most NSH_TLV_MAX_VALUE) */
+	uint8_t value[128];
+};
+
+struct tag_push {
+	enum tag_kind kind;
+	/* NSH: a header with next protocol Ethernet in front of the frame, then an outer
+	 * Ethernet header with the frame's own addresses and EtherType NSH. */
+	uint8_t md_type;
+	uint8_t si;
+	uint8_t ttl;
+	uint32_t spi;
+	uint32_t context[4]; /* MD type 1: C1..C4 */
+	uint8_t n_tlvs; /* MD type 2 */
+	struct tag_push_tlv tlvs[TAG_PUSH_MAX_TLVS];
+	/* VLAN: push an 802.1Q tag (PCP 0), or, on a tagged frame, rewrite the outer VID. */
+	bool vlan_rewrite;
+	uint16_t vid;
+	/* MPLS: push one label stack entry after the VLAN tags (TC 0, bottom of stack). */
+	uint32_t mpls_label;
+	uint8_t mpls_ttl;
+	/* DSCP: rewrite the IP DSCP (ECN kept; the IPv4 checksum follows). */
+	uint8_t dscp;
+};
+
+/*
+ * The push for a frame of a flow with this spec and meta; `frame_tagged`: the frame carries
+ * one VLAN tag (the switch can match and rewrite it; flowtag offloads no QinQ flow).
+ */
+void tag_push_of(const struct tag_spec *spec, const struct tag_meta *meta, bool frame_tagged,
+		 struct tag_push *out);
+
 /* Bytes an NSH header of this spec and meta takes (for MTU planning and tests). */
 uint32_t tag_nsh_len(const struct tag_spec *spec, const struct tag_meta *meta);
 
