@@ -38,7 +38,6 @@
 #include "flow_record.h"
 
 #define EXIT_USAGE 2
-#define RECORD_JSON_MAX 2048
 
 static void
 usage(FILE *f)
@@ -65,7 +64,7 @@ static void
 write_record(void *ctx, const struct flow_record *rec)
 {
 	struct record_sink *sink = ctx;
-	char line[RECORD_JSON_MAX];
+	char line[FLOW_RECORD_JSON_MAX];
 	int n;
 
 	if (sink->f == NULL)

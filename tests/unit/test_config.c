@@ -96,6 +96,71 @@ full_file(void **state)
 	config_release(&cfg);
 }
 
+/*
+ * A key given twice: the later one counts (the container's entrypoint appends sections that
+ * override), and the earlier value is freed, not leaked (the fuzzer's find; ASan checks).
+ */
+static void
+repeated_keys_override(void **state)
+{
+	struct config cfg;
+
+	(void)state;
+	config_defaults(&cfg);
+	assert_int_equal(config_load_string(&cfg, "t.yaml",
+					    "chains: [{name: a, tag: vlan, vid: 5}, {name: b, tag: vlan, vid: 6}]\n"
+					    "policy:\n  default: {chain: a}\n  default: {chain: b}\n"
+					    "policy: {default: {chain: a}}\n"
+					    "eal: {memory_mb: 100}\neal: {memory_mb: 200}\n",
+					    err, sizeof(err)),
+			 0);
+	assert_string_equal(cfg.policy->default_action.chain.text, "a");
+	assert_int_equal(cfg.memory_mb, 200);
+	config_release(&cfg);
+}
+
+/* The offload section: defaults, a full one, and what it refuses, with line:col. */
+static void
+offload_section(void **state)
+{
+	struct config cfg;
+
+	(void)state;
+	config_defaults(&cfg);
+	assert_string_equal(cfg.offload_switch, "");
+	assert_int_equal(cfg.offload_priority, 1000);
+	assert_int_equal(cfg.timeout_ms[FLOW_TC_OFFLOADED], 86400000);
+	assert_int_equal(config_load_string(&cfg, "t.yaml",
+					    "offload:\n  switch: unix:/run/ovs/br0.mgmt\n  table: 5\n"
+					    "  resubmit_port: 2\n  instance: 3\n  max_flows: 5000\n"
+					    "flows: {timeouts: {offloaded: 600}}\n",
+					    err, sizeof(err)),
+			 0);
+	assert_string_equal(cfg.offload_switch, "unix:/run/ovs/br0.mgmt");
+	assert_int_equal(cfg.offload_table, 5);
+	assert_int_equal(cfg.offload_resubmit_port, 2);
+	assert_int_equal(cfg.offload_instance, 3);
+	assert_int_equal(cfg.offload_max_flows, 5000);
+	assert_int_equal(cfg.timeout_ms[FLOW_TC_OFFLOADED], 600000);
+	config_release(&cfg);
+	expect_error("offload:\n  switch: br0\n",
+		     "t.yaml:2:11: 'switch' must be unix:PATH (a bridge's management socket, e.g. "
+		     "unix:/var/run/openvswitch/br0.mgmt) or tcp:HOST:PORT, found 'br0'");
+	expect_error("offload: {switch: \"tcp:127.0.0.1:0\"}\n",
+		     "t.yaml:1:19: 'switch' must be unix:PATH (a bridge's management socket, e.g. "
+		     "unix:/var/run/openvswitch/br0.mgmt) or tcp:HOST:PORT, found 'tcp:127.0.0.1:0'");
+	expect_error("offload: {switch: \"unix:/x.mgmt\"}\n",
+		     "t.yaml:1:19: offload.switch needs offload.resubmit_port: flowtag's own port on "
+		     "the bridge, where offloaded packets re-enter the pipeline");
+	expect_error("offload: {switch: \"unix:/x.mgmt\", resubmit_port: 2}\n",
+		     "t.yaml:1:19: offload.table 0 is the table packets re-enter (resubmit_table): "
+		     "its rules need offload.in_port, or they match flowtag's own packets again (or "
+		     "give them a table of their own)");
+	expect_error("offload: {table: 255}\n", "t.yaml:1:18: 'table' is 255, expected 0 to 254");
+	expect_error("chains: [{name: a, tag: vlan, vid: 5, offload: maybe}]\n",
+		     "t.yaml:1:48: 'offload' must be true or false, found 'maybe'");
+}
+
 static void
 shipped_config_loads(void **state)
 {
@@ -275,6 +340,8 @@ main(void)
 		cmocka_unit_test(defaults),
 		cmocka_unit_test(full_file),
 		cmocka_unit_test(shipped_config_loads),
+		cmocka_unit_test(repeated_keys_override),
+		cmocka_unit_test(offload_section),
 		cmocka_unit_test(errors_name_line_and_column),
 		cmocka_unit_test(yaml_syntax_errors),
 		cmocka_unit_test(missing_file),

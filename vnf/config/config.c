@@ -34,6 +34,7 @@ config_defaults(struct config *cfg)
 	cfg->timeout_ms[FLOW_TC_TCP_CLOSED] = 10 * 1000;
 	cfg->timeout_ms[FLOW_TC_UDP] = 120 * 1000;
 	cfg->timeout_ms[FLOW_TC_OTHER] = 60 * 1000;
+	cfg->timeout_ms[FLOW_TC_OFFLOADED] = 86400 * 1000;
 	/* ndpiReader's limits: past these, nDPI rarely learns anything new. */
 	cfg->budget_tcp = 80;
 	cfg->budget_udp = 24;
@@ -56,6 +57,11 @@ config_defaults(struct config *cfg)
 	cfg->api_max_header_bytes = 8192;
 	cfg->api_idle_timeout_s = 15;
 	cfg->api_request_timeout_s = 10;
+	cfg->offload_priority = 1000;
+	cfg->offload_max_flows = 100000;
+	cfg->offload_flow_mods_per_s = 2000;
+	cfg->offload_scratch_xxreg = 3;
+	cfg->offload_removal_wait_ms = 2000;
 }
 
 const struct policy_spec *
@@ -247,6 +253,27 @@ check_token_file(struct yaml_loader *ld, void *target, const struct yaml_key *k,
 			     k->name);
 }
 
+/* unix:PATH or tcp:HOST:PORT (ofconn.c connects to it). */
+static void
+check_switch(struct yaml_loader *ld, void *target, const struct yaml_key *k, yaml_node_t *v)
+{
+	struct config *cfg = target;
+	const char *t = cfg->offload_switch;
+
+	cfg->offload_switch_line = (uint32_t)v->start_mark.line + 1;
+	cfg->offload_switch_col = (uint32_t)v->start_mark.column + 1;
+	if (t[0] == '\0')
+		return;
+	if (strncmp(t, "unix:", 5) == 0 && t[5] != '\0')
+		return;
+	if (strncmp(t, "tcp:", 4) == 0 && strrchr(t + 4, ':') != NULL &&
+	    strtoul(strrchr(t + 4, ':') + 1, NULL, 10) - 1 < 65535)
+		return;
+	yaml_fail_at(ld, v, "'%s' must be unix:PATH (a bridge's management socket, e.g. "
+			    "unix:/var/run/openvswitch/br0.mgmt) or tcp:HOST:PORT, found '%s'",
+		     k->name, t);
+}
+
 /* The policy sections fill the spec, made when the first of them appears. */
 static struct policy_spec *
 spec_of(struct yaml_loader *ld, struct config *cfg, yaml_node_t *at)
@@ -335,6 +362,10 @@ static const struct yaml_key timeout_keys[] = {
 	 .max = 86400, .help = "a UDP flow"},
 	{.name = "other", .type = YAML_KEY_SECONDS, .offset = CFG(timeout_ms[FLOW_TC_OTHER]),
 	 .min = 1, .max = 86400, .help = "ICMP, GRE, ESP, ..."},
+	{.name = "offloaded", .type = YAML_KEY_SECONDS,
+	 .offset = CFG(timeout_ms[FLOW_TC_OFFLOADED]), .min = 1, .max = 4000000,
+	 .help = "a flow the switch carries: flowtag ends it when its rules go; this is the "
+		 "safety net if it never hears"},
 	{.name = NULL},
 };
 
@@ -394,6 +425,37 @@ static const struct yaml_key api_keys[] = {
 	{.name = NULL},
 };
 
+static const struct yaml_key offload_keys[] = {
+	{.name = "switch", .type = YAML_KEY_STRING, .offset = CFG(offload_switch),
+	 .size = sizeof(((struct config *)0)->offload_switch), .handle = check_switch,
+	 .help = "the bridge's OpenFlow target: unix:PATH (its .mgmt socket) or tcp:HOST:PORT; "
+		 "\"\" = no offload"},
+	{.name = "table", .type = YAML_KEY_UINT, .offset = CFG(offload_table), .min = 0, .max = 254,
+	 .help = "the table flowtag's rules go in"},
+	{.name = "priority", .type = YAML_KEY_UINT, .offset = CFG(offload_priority), .min = 1,
+	 .max = 65535, .help = "their priority (above the rule that sends traffic to flowtag)"},
+	{.name = "in_port", .type = YAML_KEY_UINT, .offset = CFG(offload_in_port), .min = 0,
+	 .max = 0xfeff, .help = "the ingress port they match (0: any; needed when packets re-enter "
+				"their table)"},
+	{.name = "resubmit_port", .type = YAML_KEY_UINT, .offset = CFG(offload_resubmit_port),
+	 .min = 1, .max = 0xfeff,
+	 .help = "flowtag's own port: a tagged packet re-enters the pipeline as if flowtag sent it"},
+	{.name = "resubmit_table", .type = YAML_KEY_UINT, .offset = CFG(offload_resubmit_table),
+	 .min = 0, .max = 254, .help = "the table it re-enters"},
+	{.name = "instance", .type = YAML_KEY_UINT, .offset = CFG(offload_instance), .min = 0,
+	 .max = 65535, .help = "one per flowtag on a bridge: the cookie that marks its rules"},
+	{.name = "max_flows", .type = YAML_KEY_UINT, .offset = CFG(offload_max_flows), .min = 1,
+	 .max = 1u << 22, .help = "flows offloaded (or waiting to be) at once"},
+	{.name = "flow_mods_per_s", .type = YAML_KEY_UINT, .offset = CFG(offload_flow_mods_per_s),
+	 .min = 1, .max = 1000000, .help = "FLOW_MODs sent a second at most (two per flow in, two out)"},
+	{.name = "scratch_register", .type = YAML_KEY_UINT, .offset = CFG(offload_scratch_xxreg),
+	 .min = 0, .max = 3, .help = "the xxreg NSH rules keep the MAC addresses in across encap"},
+	{.name = "removal_wait_ms", .type = YAML_KEY_UINT, .offset = CFG(offload_removal_wait_ms),
+	 .min = 10, .max = 60000,
+	 .help = "a finished flow's record waits this long for its rules' counts"},
+	{.name = NULL},
+};
+
 static const struct yaml_key top_keys[] = {
 	{.name = "eal", .type = YAML_KEY_SECTION, .section = eal_keys, .help = "DPDK's EAL"},
 	{.name = "ports", .type = YAML_KEY_CUSTOM, .handle = read_ports,
@@ -402,6 +464,8 @@ static const struct yaml_key top_keys[] = {
 	{.name = "flows", .type = YAML_KEY_SECTION, .section = flows_keys, .help = ""},
 	{.name = "records", .type = YAML_KEY_SECTION, .section = records_keys, .help = ""},
 	{.name = "api", .type = YAML_KEY_SECTION, .section = api_keys, .help = ""},
+	{.name = "offload", .type = YAML_KEY_SECTION, .section = offload_keys,
+	 .help = "the switch that carries decided flows (which ones: policy.offload)"},
 	{.name = "chains", .type = YAML_KEY_CUSTOM, .handle = read_policy_section,
 	 .help = "the service chains: name, tag and the tag's own keys (see the README)"},
 	{.name = "rules", .type = YAML_KEY_CUSTOM, .handle = read_policy_section,
@@ -447,6 +511,17 @@ check_whole(struct yaml_loader *ld, struct config *cfg, yaml_node_t *root)
 	else if (cfg->mode == CONFIG_MODE_INLINE && cfg->n_ports != 2)
 		yaml_fail_pos(ld, cfg->mode_node_line, cfg->mode_node_col,
 			      "datapath.mode inline needs exactly 2 ports, found %u", cfg->n_ports);
+	else if (cfg->offload_switch[0] != '\0' && cfg->offload_resubmit_port == 0)
+		yaml_fail_pos(ld, cfg->offload_switch_line, cfg->offload_switch_col,
+			      "offload.switch needs offload.resubmit_port: flowtag's own port on the "
+			      "bridge, where offloaded packets re-enter the pipeline");
+	else if (cfg->offload_switch[0] != '\0' && cfg->offload_in_port == 0 &&
+		 cfg->offload_table == cfg->offload_resubmit_table)
+		yaml_fail_pos(ld, cfg->offload_switch_line, cfg->offload_switch_col,
+			      "offload.table %u is the table packets re-enter (resubmit_table): "
+			      "its rules need offload.in_port, or they match flowtag's own packets "
+			      "again (or give them a table of their own)",
+			      cfg->offload_table);
 }
 
 static int

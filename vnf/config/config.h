@@ -100,6 +100,23 @@ struct config {
 	uint32_t api_idle_timeout_s; /* an idle keep-alive connection closes after this */
 	uint32_t api_request_timeout_s; /* a request must arrive whole within this (408) */
 
+	/*
+	 * offload: the switch that carries decided flows itself (ctl/offload.c). Which flows:
+	 * the policy's `offload` (and each chain's); where and how: these.
+	 */
+	char offload_switch[CONFIG_STR_MAX]; /* OpenFlow target: unix:PATH or tcp:HOST:PORT; "" = off */
+	uint32_t offload_table; /* the table flowtag's rules go in */
+	uint32_t offload_priority;
+	uint32_t offload_in_port; /* rules match this ingress port (0: any) */
+	uint32_t offload_resubmit_port; /* flowtag's own port: packets re-enter the pipeline as from it */
+	uint32_t offload_resubmit_table;
+	uint32_t offload_instance; /* one per flowtag on a bridge: its rules' cookies */
+	uint32_t offload_max_flows;
+	uint32_t offload_flow_mods_per_s;
+	uint32_t offload_scratch_xxreg; /* NXM xxreg0..3 carries the MACs across NSH encap */
+	uint32_t offload_removal_wait_ms; /* a finished flow's record waits this long for its counts */
+	uint32_t offload_switch_line, offload_switch_col;
+
 	/* chains:, rules:, policy: (NULL until the file has one of them: pass everything) */
 	struct policy_spec *policy;
 };

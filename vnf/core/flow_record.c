@@ -129,8 +129,8 @@ flow_record_to_json(const struct flow_record *r, const struct dpi *names, char *
 		json_string(&b, name);
 		first = false;
 	}
-	json_printf(&b, "],\"packets\":%u,\"bytes\":%llu,\"first_seen_ms\":%llu,\"last_seen_ms\":%llu",
-		r->packets, (unsigned long long)r->bytes, (unsigned long long)r->first_ms,
+	json_printf(&b, "],\"packets\":%llu,\"bytes\":%llu,\"first_seen_ms\":%llu,\"last_seen_ms\":%llu",
+		(unsigned long long)r->packets, (unsigned long long)r->bytes, (unsigned long long)r->first_ms,
 		(unsigned long long)r->last_ms);
 	json_printf(&b, ",\"end\":\"%s\"", flow_end_reason_name((enum flow_end_reason)r->end_reason));
 	json_printf(&b, ",\"chain\":");
@@ -138,8 +138,11 @@ flow_record_to_json(const struct flow_record *r, const struct dpi *names, char *
 		json_string(&b, r->chain);
 	else
 		json_printf(&b, "null");
-	json_printf(&b, ",\"action\":\"%s\",\"verdict_packet\":%u,\"policy_version\":%u}",
+	json_printf(&b, ",\"action\":\"%s\",\"verdict_packet\":%u,\"policy_version\":%u",
 		r->action == POLICY_CHAIN ? "chain" : r->action == POLICY_DROP ? "drop" : "pass",
 		r->verdict_packet, r->policy_version);
+	json_printf(&b, ",\"offloaded\":%s,\"offloaded_packets\":%llu,\"offloaded_bytes\":%llu}",
+		    r->offloaded ? "true" : "false", (unsigned long long)r->offloaded_packets,
+		    (unsigned long long)r->offloaded_bytes);
 	return b.overflow ? -ENOSPC : (int)b.used;
 }

@@ -29,7 +29,7 @@ struct flow_record {
 	uint8_t initiator_hi; /* the first packet came from key.hi_* */
 	uint8_t end_reason; /* enum flow_end_reason */
 	uint8_t dpi_state; /* enum flow_dpi_state */
-	uint32_t packets;
+	uint64_t packets; /* all of them: flowtag's and, once merged, the switch's */
 	uint64_t bytes;
 	uint64_t first_ms;
 	uint64_t last_ms;
@@ -40,11 +40,19 @@ struct flow_record {
 	char chain[32];
 	uint32_t verdict_packet; /* the flow's packet that brought the decision (1-based) */
 	uint32_t policy_version;
+	/* Offload: the switch carried part of the flow; its counts (from FLOW_REMOVED, merged
+	 * by the control thread) are in packets/bytes too. */
+	uint8_t offloaded;
+	uint64_t offloaded_packets;
+	uint64_t offloaded_bytes;
 };
 
 /* "tcp", "udp", "icmp", "icmpv6", "sctp", ... or the decimal protocol number. */
 const char *flow_record_l4_name(uint8_t proto, char *buf, size_t len);
 const char *flow_end_reason_name(enum flow_end_reason r);
+
+/* Room for any record's JSON line (a 255-byte host of escapes, JA3, every risk name). */
+#define FLOW_RECORD_JSON_MAX 4096
 
 /*
  * One JSON object, no newline. Names come from `names` (any dpi instance: only its read-only

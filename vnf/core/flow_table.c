@@ -170,28 +170,36 @@ addr_cmp(const uint8_t *a, const uint8_t *b, bool v4)
 }
 
 bool
-flow_key_from_packet(const struct parse_info *pi, struct flow_key *key)
+flow_key_make(const uint8_t *src, const uint8_t *dst, uint16_t sport, uint16_t dport,
+	      uint8_t l4_proto, uint8_t ip_version, uint16_t vlan, struct flow_key *key)
 {
-	size_t alen = pi->ip_version == 4 ? 4 : 16;
-	int cmp = addr_cmp(pi->src, pi->dst, pi->ip_version == 4);
-	bool src_is_hi = cmp > 0 || (cmp == 0 && pi->sport > pi->dport);
+	size_t alen = ip_version == 4 ? 4 : 16;
+	int cmp = addr_cmp(src, dst, ip_version == 4);
+	bool src_is_hi = cmp > 0 || (cmp == 0 && sport > dport);
 
 	memset(key, 0, sizeof(*key));
 	if (src_is_hi) {
-		memcpy(key->lo_addr, pi->dst, alen);
-		memcpy(key->hi_addr, pi->src, alen);
-		key->lo_port = pi->dport;
-		key->hi_port = pi->sport;
+		memcpy(key->lo_addr, dst, alen);
+		memcpy(key->hi_addr, src, alen);
+		key->lo_port = dport;
+		key->hi_port = sport;
 	} else {
-		memcpy(key->lo_addr, pi->src, alen);
-		memcpy(key->hi_addr, pi->dst, alen);
-		key->lo_port = pi->sport;
-		key->hi_port = pi->dport;
+		memcpy(key->lo_addr, src, alen);
+		memcpy(key->hi_addr, dst, alen);
+		key->lo_port = sport;
+		key->hi_port = dport;
 	}
-	key->vlan = pi->vlan;
-	key->l4_proto = pi->l4_proto;
-	key->ip_version = pi->ip_version;
+	key->vlan = vlan;
+	key->l4_proto = l4_proto;
+	key->ip_version = ip_version;
 	return src_is_hi;
+}
+
+bool
+flow_key_from_packet(const struct parse_info *pi, struct flow_key *key)
+{
+	return flow_key_make(pi->src, pi->dst, pi->sport, pi->dport, pi->l4_proto, pi->ip_version,
+			     pi->vlan, key);
 }
 
 uint32_t

@@ -34,6 +34,11 @@ enum flow_timeout_class {
 	FLOW_TC_TCP_CLOSED, /* TCP after FIN both ways or RST: kept briefly for trailing ACKs */
 	FLOW_TC_UDP,
 	FLOW_TC_OTHER, /* ICMP, GRE, ESP, ... */
+	/*
+	 * Carried by the switch (offload): flowtag hears of it only when its rules go, so its
+	 * own idle timer waits this long, a safety net, not the flow's real timeout.
+	 */
+	FLOW_TC_OFFLOADED,
 	FLOW_TC_COUNT
 };
 
@@ -94,8 +99,17 @@ struct flow_entry {
 	uint8_t category;
 	uint8_t flags;
 	uint8_t chain; /* the chain's index in the policy, for POLICY_CHAIN */
-	uint8_t tclass : 4; /* enum flow_timeout_class */
-	uint8_t action : 4; /* enum policy_action, once FLOW_F_DECIDED */
+	uint8_t tclass : 3; /* enum flow_timeout_class */
+	uint8_t action : 2; /* enum policy_action, once FLOW_F_DECIDED */
+	uint8_t offload : 2; /* enum flow_offload_state (the worker's) */
+	uint8_t offloaded_ever : 1; /* the switch carried (or was asked to carry) some of it */
+};
+
+/* flow_entry.offload: where a decided flow stands with the switch (worker.c, offload.c). */
+enum flow_offload_state {
+	FLOW_OFFLOAD_NONE, /* on the flowtag path; may be asked for */
+	FLOW_OFFLOAD_ASKED, /* handed to the control thread: the switch may carry it now */
+	FLOW_OFFLOAD_REFUSED, /* not this time: stays on the flowtag path until decided again */
 };
 
 typedef void (*flow_end_cb)(void *ctx, struct flow_entry *e, enum flow_end_reason reason);
@@ -126,6 +140,9 @@ void flow_table_destroy(struct flow_table *ft);
  * key's hi endpoint (so the caller can tell the direction).
  */
 bool flow_key_from_packet(const struct parse_info *pi, struct flow_key *key);
+/* The same from one direction's addresses and ports (host order), e.g. a switch's rule. */
+bool flow_key_make(const uint8_t *src, const uint8_t *dst, uint16_t sport, uint16_t dport,
+		   uint8_t l4_proto, uint8_t ip_version, uint16_t vlan, struct flow_key *key);
 
 /*
  * Keyed with the process's secret (keyed_hash.h), so nobody sending packets can choose keys

@@ -297,6 +297,8 @@ decide(struct worker *w, struct flow_entry *e, bool by_packet, const struct dpi_
 	e->chain = d.chain;
 	e->policy_gen = w->policy_gen;
 	e->flags |= FLOW_F_DECIDED;
+	if (e->offload == FLOW_OFFLOAD_REFUSED)
+		e->offload = FLOW_OFFLOAD_NONE; /* a new decision may be offloaded after all */
 	if (again)
 		return; /* a new policy: only the decision changes */
 	/* The first packet to carry the decision; packets + 1 when none does (saturating). */
@@ -360,6 +362,7 @@ fill_record(const struct worker *w, const struct flow_entry *e, struct flow_reco
 		rec->meta = *meta_pool_get(w->meta, e->meta_id);
 	rec->action = e->action;
 	rec->verdict_packet = e->verdict_packet;
+	rec->offloaded = e->offloaded_ever;
 	/* The version that decided the flow (the current one while it is undecided), and the
 	 * chain by the name it had then ("" if that policy is too old to remember). */
 	rec->policy_version = w->policy != NULL ? policy_version(w->policy) : 0;
@@ -484,6 +487,98 @@ before_verdict(struct worker *w, struct flow_entry *e, const struct worker_pkt *
 	emit_decided(w, e, pkt, &d, NULL);
 }
 
+/* ---- offload: decided flows the switch carries itself (ctl/offload.c) ---- */
+
+/* The timeout class a flow goes back to when the switch no longer carries it. */
+static enum flow_timeout_class
+own_class(const struct flow_entry *e)
+{
+	if (e->l4_proto != IPPROTO_TCP)
+		return class_for(e->l4_proto);
+	if ((e->flags & FLOW_F_RST) ||
+	    (e->flags & (FLOW_F_FIN_LO | FLOW_F_FIN_HI)) == (FLOW_F_FIN_LO | FLOW_F_FIN_HI))
+		return FLOW_TC_TCP_CLOSED;
+	return FLOW_TC_TCP;
+}
+
+/*
+ * A decided TCP or UDP flow the policy lets the switch carry: hand it to the control thread
+ * (which installs its rules, or says no). Not a flow whose frames carry two VLAN tags (the
+ * switch matches one), not a TCP connection that is closing.
+ */
+static void
+maybe_offload(struct worker *w, struct flow_entry *e, const struct parse_info *pi,
+	      const struct policy_decision *d)
+{
+	const struct dpi_meta *meta;
+	struct offload_ask ask;
+
+	if ((e->flags & FLOW_F_IN_DPI) || w->policy == NULL || !policy_offloadable(w->policy, d) ||
+	    (pi->l4_proto != IPPROTO_TCP && pi->l4_proto != IPPROTO_UDP) || pi->vlan_count > 1 ||
+	    e->tclass == FLOW_TC_TCP_CLOSED ||
+	    (pi->l4_proto == IPPROTO_TCP && (pi->tcp_flags & (TCP_FIN | TCP_RST))))
+		return;
+	memset(&ask, 0, sizeof(ask));
+	flow_table_key(w->flows, e, &ask.key);
+	ask.kind = OFFLOAD_ASK;
+	ask.flow_id = e->flow_id;
+	ask.worker = w->p.id;
+	ask.initiator_hi = (e->flags & FLOW_F_INITIATOR_HI) != 0;
+	ask.vlan_tags = pi->vlan_count;
+	ask.category = e->category;
+	ask.master_proto = e->master_proto;
+	ask.app_proto = e->app_proto;
+	ask.first_ms = flow_table_first_ms(w->flows, e);
+	meta = meta_pool_get(w->meta, e->meta_id);
+	ask.risk = meta->risk;
+	memcpy(ask.host, meta->host, sizeof(ask.host));
+	if (!w->p.on_offload(w->p.offload_ctx, &ask)) {
+		w->st.offload_ring_full++; /* still NONE: asked again at its next packet */
+		return;
+	}
+	w->st.offload_asked++;
+	e->offload = FLOW_OFFLOAD_ASKED;
+	e->offloaded_ever = 1;
+	flow_table_touch(w->flows, e, w->now_ms, FLOW_TC_OFFLOADED);
+}
+
+void
+worker_offload_notice(struct worker *w, const struct offload_notice *n)
+{
+	struct flow_entry *e = flow_table_lookup(w->flows, &n->key, flow_key_hash(&n->key));
+
+	if (e == NULL || e->flow_id != n->flow_id || e->offload != FLOW_OFFLOAD_ASKED) {
+		/* It ended meanwhile (its record says so): the control thread may forget it. */
+		struct offload_ask gone = {.key = n->key, .flow_id = n->flow_id, .worker = w->p.id,
+					   .kind = OFFLOAD_GONE};
+
+		if (w->p.on_offload != NULL)
+			(void)w->p.on_offload(w->p.offload_ctx, &gone);
+		return;
+	}
+	switch (n->kind) {
+	case OFFLOAD_REFUSED:
+		w->st.offload_refused++;
+		e->offload = FLOW_OFFLOAD_REFUSED;
+		/* Never carried: its last packet here is its last packet. */
+		flow_table_touch(w->flows, e, flow_table_last_ms(w->flows, e), own_class(e));
+		break;
+	case OFFLOAD_RETURNED:
+		/* Maybe busy in the switch until now: a whole idle period before it may end. */
+		w->st.offload_returned++;
+		e->offload = FLOW_OFFLOAD_NONE;
+		flow_table_touch(w->flows, e, w->now_ms, own_class(e));
+		break;
+	case OFFLOAD_IDLE:
+	default:
+		/* Idle in the switch for the flow's own timeout: it is over. */
+		w->st.offload_idle_ended++;
+		e->offload = FLOW_OFFLOAD_NONE;
+		flow_table_end(w->flows, e, FLOW_END_IDLE);
+		break;
+	}
+}
+
 /* Stage 1: parse, and for a packet to classify, its key and hash; prefetch its index slot. */
 static void
 stage_parse(struct worker *w, const struct worker_pkt *pkt, struct pkt_stage *ps)
@@ -538,6 +633,13 @@ process_one(struct worker *w, const struct worker_pkt *pkt, const struct pkt_sta
 	e->bytes += pkt->wire_len;
 	tc = pi->l4_proto == IPPROTO_TCP ? tcp_update(e, pi->tcp_flags, ps->from_hi)
 					 : (enum flow_timeout_class)e->tclass;
+	if (e->offload == FLOW_OFFLOAD_ASKED) {
+		/* Carried by the switch: a packet here is a TCP SYN/FIN/RST or one in flight. A
+		 * closing connection ends on flowtag's clock; otherwise the switch's says when. */
+		w->st.offloaded_path_packets++;
+		if (tc != FLOW_TC_TCP_CLOSED)
+			tc = FLOW_TC_OFFLOADED;
+	}
 	flow_table_touch(w->flows, e, w->now_ms, tc);
 
 	if ((e->flags & FLOW_F_DECIDED) && e->policy_gen != w->policy_gen)
@@ -564,6 +666,8 @@ process_one(struct worker *w, const struct worker_pkt *pkt, const struct pkt_sta
 		struct policy_decision d = flow_decision(e);
 
 		emit_decided(w, e, pkt, &d, NULL);
+		if (e->offload == FLOW_OFFLOAD_NONE && w->p.on_offload != NULL)
+			maybe_offload(w, e, pi, &d);
 	} else {
 		before_verdict(w, e, pkt);
 	}

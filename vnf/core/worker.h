@@ -20,6 +20,7 @@
 
 #include "flow_record.h"
 #include "flow_table.h"
+#include "offload_msg.h"
 #include "parse.h"
 #include "policy.h"
 #include "stat_item.h"
@@ -65,6 +66,8 @@ struct worker_out {
 typedef void (*worker_packet_cb)(void *ctx, const struct worker_out *out);
 /* A finished flow leaves the worker through this callback (for the data path: onto a ring). */
 typedef void (*worker_record_cb)(void *ctx, const struct flow_record *rec);
+/* A decided flow the switch may carry (or a notice's answer): true if it was taken. */
+typedef bool (*worker_offload_cb)(void *ctx, const struct offload_ask *ask);
 
 struct worker_params {
 	uint16_t id;
@@ -82,6 +85,9 @@ struct worker_params {
 	void *packet_ctx;
 	worker_record_cb on_record;
 	void *record_ctx;
+	/* NULL: nothing is offloaded (no switch configured, tests, replay). */
+	worker_offload_cb on_offload;
+	void *offload_ctx;
 };
 
 #define WORKER_MAX_APPS 512 /* nDPI 4.2 has 282 protocols */
@@ -134,6 +140,12 @@ void worker_tick(struct worker *w, uint64_t now_us);
  * records. Evictions (a full table) and flushes are not held back. Default: no limit.
  */
 void worker_set_record_room(struct worker *w, uint32_t room);
+
+/*
+ * What the control thread says about a flow it was asked to offload (offload_msg.h). A
+ * notice for a flow that is gone (or another flow with its key) is answered OFFLOAD_GONE.
+ */
+void worker_offload_notice(struct worker *w, const struct offload_notice *n);
 
 /* End every flow now (end of input, shutdown): each produces its record, held packets leave. */
 void worker_flush(struct worker *w);

@@ -23,7 +23,6 @@
 #include "stat_item.h"
 
 #define SMALL_BODY (256 * 1024)
-#define RECORD_JSON_MAX 2048
 #define WORKER_TIMEOUT_MS 2000
 #define FLUSH_TIMEOUT_MS 30000 /* a flush writes every record: longer */
 
@@ -367,11 +366,11 @@ flows_done(void *ctx, const struct datapath_result *res)
 
 	if (res->status != 0) {
 		workers_error(&resp, -res->status);
-	} else if (start(&b, (size_t)res->n_flows * RECORD_JSON_MAX + 256)) {
+	} else if (start(&b, (size_t)res->n_flows * FLOW_RECORD_JSON_MAX + 256)) {
 		json_printf(&b, "{\"offset\":%u,\"limit\":%u,\"returned\":%u,\"more\":%s,\"flows\":[",
 			    pd->offset, pd->limit, res->n_flows, res->more ? "true" : "false");
 		for (i = 0; i < res->n_flows; i++) {
-			char line[RECORD_JSON_MAX];
+			char line[FLOW_RECORD_JSON_MAX];
 
 			if (flow_record_to_json(&res->flows[i], datapath_names(api->dp), line,
 						sizeof(line)) > 0)

@@ -56,6 +56,7 @@ struct policy {
 	enum policy_unclassified unclassified;
 	uint32_t hold_packets;
 	enum policy_nsh_in nsh_in;
+	bool offload;
 };
 
 static const char *const cond_keys[POLICY_COND_COUNT] = {
@@ -370,6 +371,9 @@ compile_chains(struct compiler *c, const struct policy_spec *spec, struct policy
 		}
 		snprintf(p->chains[i].name, sizeof(p->chains[i].name), "%s", cs->name);
 		p->chains[i].tag = *t;
+		p->chains[i].offload = cs->offload == POLICY_OFFLOAD_INHERIT
+					       ? spec->offload
+					       : cs->offload == POLICY_OFFLOAD_YES;
 		p->n_chains++;
 	}
 	return 0;
@@ -394,6 +398,7 @@ policy_compile(const struct policy_spec *spec, const struct dpi *names, const ch
 	p->unclassified = spec->unclassified;
 	p->hold_packets = spec->hold_packets;
 	p->nsh_in = spec->nsh_in;
+	p->offload = spec->offload;
 	if (compile_chains(&c, spec, p) != 0)
 		goto fail;
 	for (i = 0; i < spec->n_rules; i++) {
@@ -575,4 +580,18 @@ enum policy_nsh_in
 policy_nsh_in(const struct policy *p)
 {
 	return p->nsh_in;
+}
+
+bool
+policy_offloadable(const struct policy *p, const struct policy_decision *d)
+{
+	if (d->action == POLICY_CHAIN)
+		return d->chain < p->n_chains && p->chains[d->chain].offload;
+	return p->offload;
+}
+
+bool
+policy_offload_default(const struct policy *p)
+{
+	return p->offload;
 }

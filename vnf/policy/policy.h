@@ -82,9 +82,17 @@ struct policy_value {
 	struct policy_mark mark;
 };
 
+/* A chain's `offload:`: unset (the policy's `offload`), or said. */
+enum policy_offload_choice {
+	POLICY_OFFLOAD_INHERIT,
+	POLICY_OFFLOAD_NO,
+	POLICY_OFFLOAD_YES,
+};
+
 struct policy_chain_spec {
 	char name[POLICY_NAME_MAX];
 	struct tag_spec tag;
+	enum policy_offload_choice offload;
 	struct policy_mark mark;
 };
 
@@ -116,6 +124,9 @@ struct policy_spec {
 	enum policy_nsh_in nsh_in;
 	uint32_t version;
 	bool version_set; /* the file said which version (else: 1, or the running one + 1) */
+	/* Once decided, a flow may be carried by the switch itself (offload.c): the default for
+	 * chains that do not say, and the choice for flows the policy drops or passes. */
+	bool offload;
 };
 
 /* The built-in policy: no chains, no rules, everything passes untagged. */
@@ -129,6 +140,7 @@ void policy_spec_clear_rules(struct policy_spec *spec);
 struct policy_chain {
 	char name[POLICY_NAME_MAX];
 	struct tag_spec tag;
+	bool offload; /* its flows may be carried by the switch once decided */
 };
 
 struct policy_decision {
@@ -167,5 +179,9 @@ uint32_t policy_rule_count(const struct policy *p);
 enum policy_unclassified policy_unclassified_mode(const struct policy *p);
 uint32_t policy_hold_packets(const struct policy *p);
 enum policy_nsh_in policy_nsh_in(const struct policy *p);
+/* May the switch carry a flow with this decision itself (policy `offload`, chain `offload`)? */
+bool policy_offloadable(const struct policy *p, const struct policy_decision *d);
+/* The policy-wide `offload` (flows dropped or passed; chains that do not say). */
+bool policy_offload_default(const struct policy *p);
 
 #endif

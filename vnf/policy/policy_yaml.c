@@ -24,6 +24,8 @@ get_value(struct yaml_loader *ld, yaml_node_t *v, const char *key, struct policy
 		yaml_fail_at(ld, v, "'%s' is longer than %d characters", key, POLICY_VALUE_MAX - 1);
 		return false;
 	}
+	/* A key given twice (a later section overrides an earlier one): the last one counts. */
+	free(out->text);
 	out->text = strdup(yaml_scalar(v));
 	if (out->text == NULL) {
 		yaml_fail_at(ld, v, "out of memory");
@@ -139,6 +141,11 @@ chain_entry(struct yaml_loader *ld, struct policy_spec *ps, yaml_node_t *item)
 			continue;
 		} else if (strcmp(key, "hops") == 0) {
 			yaml_get_uint(ld, val, key, 1, 16, &hops);
+		} else if (strcmp(key, "offload") == 0) {
+			bool on;
+
+			if (yaml_get_bool(ld, val, key, &on))
+				c->offload = on ? POLICY_OFFLOAD_YES : POLICY_OFFLOAD_NO;
 		} else if (kind >= 0 && (tp = tag_param_of((enum tag_kind)kind, key)) != NULL) {
 			uint32_t *f = (uint32_t *)(void *)((char *)&c->tag + tp->offset);
 
@@ -158,7 +165,7 @@ chain_entry(struct yaml_loader *ld, struct policy_spec *ps, yaml_node_t *item)
 			yaml_fail_at(ld, k, "'%s' applies to %s chains only", key, which);
 		} else {
 			yaml_fail_at(ld, k, "unknown key '%s' in chain (expected one of: name, tag, hops, "
-					    "and the tag's own: spi, md_type, vid, dscp)",
+					    "offload, and the tag's own: spi, md_type, vid, dscp)",
 				     key);
 		}
 	}
@@ -356,6 +363,9 @@ const struct yaml_key policy_yaml_keys[] = {
 	{.name = "version", .type = YAML_KEY_UINT, .offset = offsetof(struct policy_spec, version),
 	 .min = 0, .max = UINT32_MAX, .set_offset = offsetof(struct policy_spec, version_set),
 	 .help = "carried in NSH C4; a PUT without one follows the policy in force + 1"},
+	{.name = "offload", .type = YAML_KEY_BOOL, .offset = offsetof(struct policy_spec, offload),
+	 .help = "decided flows are carried by the switch itself (chains may say otherwise; "
+		 "needs the offload section)"},
 	{.name = NULL},
 };
 
