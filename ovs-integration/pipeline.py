@@ -4,7 +4,7 @@
 Pure: chains and port numbers in, OpenFlow 1.3 flows (ovs-ofctl syntax) out.
 
 table 0  steering
-  access port                    -> flowtag
+  access port                    -> flowtag (with offload: -> table 5 first)
   from flowtag, chain's tag      -> the chain's first service function
   from hop k, chain's tag        -> hop k+1 (NSH: SI 255-k, the SF decremented it; MPLS: the
                                     label's SI byte likewise)
@@ -15,7 +15,25 @@ table 0  steering
 table 1  chain end: each chain's packets leave by the egress port; TCP/UDP flows are learnt
          into table 20 + chain number (one entry per direction), so OVS itself can say which
          flows took which chain.
+table 5  offload (only with offload on): flowtag installs two exact-match rules per decided
+         flow here (its own cookie, priority 1000): they push the flow's tag and resubmit the
+         packet to table 0 as if flowtag had sent it. What none of them matches goes on to
+         flowtag (priority 0). A full replace-flows deletes flowtag's rules too: their flows
+         come back through flowtag and are offloaded again.
 """
+
+OFFLOAD_TABLE = 5
+
+
+def offload_section(rundir, bridge, ports, instance=0):
+    """The `offload:` section of flowtag instance `instance`'s config for this pipeline."""
+    vnfs = ports["vnf"] if isinstance(ports["vnf"], list) else [ports["vnf"]]
+    return ("offload: {switch: \"unix:%s\", table: %d, in_port: %d, resubmit_port: %d, "
+            "resubmit_table: 0, instance: %d}\n" % (
+                os.path.join(rundir, bridge + ".mgmt"), OFFLOAD_TABLE, ports["access"],
+                vnfs[instance], instance))
+
+import os
 
 import yaml
 
@@ -84,11 +102,17 @@ def groups(ports):
         "bucket=output:%d" % v for v in vnfs))]
 
 
-def flows(chains, ports):
-    """ports: {"access": n, "vnf": n or [n, ...], "egress": n, "sf": {(chain, hop): n}}."""
+def flows(chains, ports, offload=False):
+    """ports: {"access": n, "vnf": n or [n, ...], "egress": n, "sf": {(chain, hop): n}}.
+    offload: access traffic meets flowtag's offload rules (table 5) before flowtag."""
     vnfs = ports["vnf"] if isinstance(ports["vnf"], list) else [ports["vnf"]]
     to_vnf = "output:%d" % vnfs[0] if len(vnfs) == 1 else "group:%d" % SCALE_OUT_GROUP
-    out = ["table=0,priority=100,in_port=%d,actions=%s" % (ports["access"], to_vnf)]
+    if offload:
+        out = ["table=0,priority=100,in_port=%d,actions=goto_table:%d" % (ports["access"],
+                                                                          OFFLOAD_TABLE),
+               "table=%d,priority=0,actions=%s" % (OFFLOAD_TABLE, to_vnf)]
+    else:
+        out = ["table=0,priority=100,in_port=%d,actions=%s" % (ports["access"], to_vnf)]
     for i, c in enumerate(chains):
         num = i + 1
         first = ports["sf"][(c["name"], 1)]
@@ -139,6 +163,8 @@ def main():
     ap.add_argument("--sf-base", type=int, default=10)
     ap.add_argument("--vnf-extra", type=int, nargs="*", default=[],
                     help="ports of more flowtag instances: a select group spreads flows")
+    ap.add_argument("--offload", action="store_true",
+                    help="leave table 5 to flowtag's offload rules (see offload_section)")
     a = ap.parse_args()
     chains = load_chains(a.config)
     names = sf_port_names(chains)
@@ -149,7 +175,7 @@ def main():
         print("# port %d: %s" % (a.sf_base + i, name))
     for g in groups(ports):
         print("# group (ovs-ofctl -O OpenFlow13 add-group BRIDGE '%s')" % g)
-    print("\n".join(flows(chains, ports)))
+    print("\n".join(flows(chains, ports, offload=a.offload)))
 
 
 if __name__ == "__main__":

@@ -13,11 +13,18 @@ flows finished so far.
 
   testbed.py --flowtag BUILD/vnf/flowtag [--config sfc-demo.yaml] [--duration S]
              [--summary-json FILE] [--rate PPS] [--flows N] [--egress-pcap FILE] [--keep]
+             [--offload] [--mix realistic|long|short]
              [--ovs-db SOCK [--ovs-rundir DIR]]     (attach to an OVS you already run)
+
+--offload: flowtag installs each decided flow's rules in OVS (table 5, over OpenFlow on the
+bridge's management socket) and OVS carries the rest of the flow itself; the view then shows
+how many flows OVS carries and the share of packets that still reached flowtag.
 
 Without --duration it runs until Ctrl-C. The summary:
   {"chains": {NAME: {"packets": N, "flows": N}}, "egress": {"packets": N},
-   "apps": {APP: {"packets": N, "flows": N}}}
+   "apps": {APP: {"packets": N, "flows": N}},
+   "offload": {"flows_offloaded": N, "installed": N, "switch_packets": N,
+               "flowtag_rx_packets": N, "access_packets": N, "flowtag_share": F}}   (--offload)
 chains: packets = the chain's last-hop rule counter; flows = distinct two-way TCP/UDP flows OVS
 learnt at that hop (before its verdict a flow's packets take the default chain, so it counts
 there too); egress = packets the egress port sent; apps = flowtag's flow records.
@@ -59,7 +66,8 @@ class Testbed:
     service functions still run on the host."""
 
     def __init__(self, flowtag, config, rate=2000, flows_per_pass=100, rundir=None,
-                 db_sock=None, ovs_rundir=None, log=print, instances=1, image=None):
+                 db_sock=None, ovs_rundir=None, log=print, instances=1, image=None,
+                 offload=False):
         self.flowtag = os.path.abspath(flowtag)
         self.config = os.path.abspath(config)
         self.rate, self.flows_per_pass = rate, flows_per_pass
@@ -82,6 +90,10 @@ class Testbed:
         self.vnfs = ["vnf%d" % i for i in range(instances)]
         self.vnf_ports = [PORT_VNF] + [PORT_VNF_EXTRA + i for i in range(instances - 1)]
         self.records = os.path.join(self.dir, "flows.jsonl")  # instance 0's
+        if offload and image:
+            raise RuntimeError("--offload runs flowtag from the host binary (the container "
+                               "would need the bridge's management socket mounted)")
+        self.offload = offload
 
     # ---- configs for flowtag and the service functions ----
 
@@ -108,6 +120,9 @@ class Testbed:
                 f.write("api: {listen: \"127.0.0.1:%d\", token_file: %s}\n"
                         % (self.api_port + i, self.token_of(i)))
                 f.write("datapath: {mtu: %d}\n" % ovslib.VHOST_MTU)
+                if self.offload:
+                    f.write(pipeline.offload_section(self.ovs.rundir, BRIDGE, {
+                        "access": PORT_ACCESS, "vnf": self.vnf_ports}, i))
         with open(os.path.join(self.dir, "sf.yaml"), "w") as f:
             f.write("eal: {lcores: \"0,1\", memory_mb: 256, file_prefix: ftb-sf-%s}\n" % self.id)
             # Six ports with 1024-descriptor rings: enough mbufs to keep every ring filled.
@@ -213,7 +228,7 @@ class Testbed:
             self.ovs.add_vhost_client(BRIDGE, name, PORT_SF_BASE + i, self.sock(name))
             ports["sf"][(chain, hop)] = PORT_SF_BASE + i
         self._add_egress()
-        self.flows = pipeline.flows(self.chains, ports)
+        self.flows = pipeline.flows(self.chains, ports, offload=self.offload)
         self.groups = pipeline.groups(ports)
         self.ovs.replace_groups(BRIDGE, self.groups)
         self.ovs.replace_flows(BRIDGE, self.flows)
@@ -240,13 +255,16 @@ class Testbed:
         raise RuntimeError("vhost-user ports not up after %d s: %s" % (timeout, dict(
             zip(names, states))))
 
-    def start_traffic(self, duration, flows=None, apps=None, mix="realistic", seed=1):
+    def start_traffic(self, duration, flows=None, apps=None, mix="realistic", seed=1,
+                      manifest=None):
         args = ["ip", "netns", "exec", self.netns, sys.executable,
                 os.path.join(HERE, "trafficgen.py"), "--feed", self.veth[:-1] + "p",
                 "--rate", str(self.rate), "--duration", str(duration), "--flows",
                 str(flows or self.flows_per_pass), "--mix", mix, "--seed", str(seed)]
         if apps:
             args += ["--apps", ",".join(apps)]
+        if manifest:
+            args += ["--manifest", manifest]
         out = open(os.path.join(self.dir, "trafficgen.log"), "w")
         self.traffic = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT)
 
@@ -333,6 +351,37 @@ class Testbed:
         self.ovs.replace_flows(BRIDGE, self.flows)
         return closed, counted
 
+    def api(self, path, i=0):
+        """GET an API path of flowtag instance i (JSON), or None when it does not answer."""
+        import urllib.request
+        try:
+            with urllib.request.urlopen("http://127.0.0.1:%d%s" % (self.api_port + i, path),
+                                        timeout=5) as r:
+                return json.loads(r.read())
+        except (OSError, ValueError):
+            return None
+
+    def offload_counts(self):
+        """What OVS carried for flowtag and what still reached flowtag (live, from the
+        API): None without --offload or when flowtag does not answer."""
+        if not self.offload:
+            return None
+        out = {"flows_offloaded": 0, "installed": 0, "switch_packets": 0,
+               "flowtag_rx_packets": 0}
+        for i in range(self.instances):
+            st = self.api("/v1/stats", i)
+            if not st or not st.get("offload"):
+                return None
+            o = st["offload"]
+            out["flows_offloaded"] += o["flows_offloaded"]
+            out["installed"] += o["installed"]
+            out["switch_packets"] += o["switch_packets"] + o["live_packets"]
+            out["flowtag_rx_packets"] += sum(p["rx_packets"] for p in st["ports"])
+        out["access_packets"] = self.ovs.port_stats(BRIDGE).get(PORT_ACCESS, {}).get("rx", 0)
+        out["flowtag_share"] = (out["flowtag_rx_packets"] / out["access_packets"]
+                                if out["access_packets"] else 0.0)
+        return out
+
     def app_counts(self):
         apps = collections.defaultdict(lambda: {"packets": 0, "flows": 0})
         for i in range(self.instances):
@@ -360,6 +409,12 @@ def show(tb, elapsed, final=False):
     for name, c in chains.items():
         lines.append("%-12s %10d %8d" % (name, c["packets"], c["flows"]))
     lines.append("%-12s %10d" % ("egress", egress))
+    off = tb.offload_counts()
+    if off is not None:
+        lines.append("offload: %d flows in OVS now (%d offloaded so far), OVS carried %d "
+                     "packets itself; %.1f%% of the access port's packets reached flowtag" % (
+                         off["flows_offloaded"], off["installed"], off["switch_packets"],
+                         100.0 * off["flowtag_share"]))
     lines.append("%-24s %10s %8s   (flowtag, finished flows)" % ("application", "packets",
                                                                   "flows"))
     for label, c in sorted(apps.items(), key=lambda kv: -kv[1]["packets"])[:16]:
@@ -383,6 +438,10 @@ def main():
     ap.add_argument("--instances", type=int, default=1,
                     help="flowtag instances behind one select group (scale-out)")
     ap.add_argument("--image", help="run flowtag from this container image (podman)")
+    ap.add_argument("--offload", action="store_true",
+                    help="OVS carries each flow itself once flowtag decided it (OpenFlow)")
+    ap.add_argument("--mix", choices=("realistic", "long", "short"), default="realistic",
+                    help="the generator's traffic mix (long: long-lived flows)")
     ap.add_argument("--ovs-db", metavar="SOCK",
                     help="attach to this running OVS (its ovsdb socket) instead of starting one")
     ap.add_argument("--ovs-rundir", metavar="DIR", default="/var/run/openvswitch",
@@ -397,10 +456,10 @@ def main():
     signal.signal(signal.SIGTERM, lambda *_: stop.update(now=True))
     tb = Testbed(a.flowtag, a.config, rate=a.rate, flows_per_pass=a.flows, db_sock=a.ovs_db,
                  ovs_rundir=a.ovs_rundir if a.ovs_db else None, instances=a.instances,
-                 image=a.image)
+                 image=a.image, offload=a.offload)
     try:
         tb.up()
-        tb.start_traffic(a.duration)
+        tb.start_traffic(a.duration, mix=a.mix)
         t0 = time.time()
         while not stop["now"] and (a.duration == 0 or time.time() - t0 < a.duration):
             time.sleep(min(2.0, max(0.1, a.duration - (time.time() - t0))) if a.duration
@@ -409,6 +468,7 @@ def main():
         tb.stop_traffic()
         time.sleep(1.0)  # what is in flight reaches the egress
         chains, egress = tb.chain_counts(), tb.egress_packets()
+        offload = tb.offload_counts()
         rc = 0
         for i in range(tb.instances):
             rc = rc or tb.stop_flowtag(i=i)  # SIGTERM: every flow's record is written
@@ -418,8 +478,10 @@ def main():
             shutil.copy(tb.egress_pcap, a.egress_pcap)
         if a.summary_json:
             with open(a.summary_json, "w") as f:
-                json.dump({"chains": chains, "egress": {"packets": egress}, "apps": apps}, f,
-                          indent=2, sort_keys=True)
+                summary = {"chains": chains, "egress": {"packets": egress}, "apps": apps}
+                if offload is not None:
+                    summary["offload"] = offload
+                json.dump(summary, f, indent=2, sort_keys=True)
         if rc != 0:
             print("testbed: flowtag exited %s; see its log" % rc, file=sys.stderr)
             return 1

@@ -72,8 +72,21 @@ class Writer:
         return len(self.packets)
 
 
+# The IP ID of each direction of each flow counts its packets (from 1): whoever looks at the
+# traffic after it crossed the switch (tests of offload) can tell a packet's place in its flow,
+# and so see any reordering, whatever tag was pushed in front of it.
+_ip_ids = {}
+
+
+def reset_ip_ids():
+    _ip_ids.clear()
+
+
 def frame(src_mac, dst_mac, src, dst, proto, l4):
-    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(l4), random.getrandbits(16), 0x4000,
+    random.getrandbits(16)  # the random IP ID it once was: the sessions stay as they were
+    direction = (src, dst, proto, l4[:4])
+    ip_id = _ip_ids[direction] = (_ip_ids.get(direction, 0) + 1) & 0xffff
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(l4), ip_id, 0x4000,
                      64, proto, 0, ip_bytes(src), ip_bytes(dst))
     ip = ip[:10] + struct.pack("!H", csum(ip)) + ip[12:]
     return dst_mac + src_mac + b"\x08\x00" + ip + l4
@@ -439,8 +452,30 @@ def generate(flows, mix, apps, duration, seed, start=1700000000.0):
     return w, chosen
 
 
-def feed(iface, rate, duration, flows, mix, apps, seed):
-    """Send generated sessions on `iface` at `rate` pps; returns (packets, sessions) sent."""
+def flow_id_of(fr):
+    """(l4, frozenset of the two (address, port) ends) of an IPv4 TCP/UDP frame, else None:
+    the same key tests make of a flowtag record."""
+    if len(fr) < 38 or fr[12:14] != b"\x08\x00" or fr[23] not in (6, 17):
+        return None
+    ihl = (fr[14] & 15) * 4
+    src = ".".join(str(b) for b in fr[26:30])
+    dst = ".".join(str(b) for b in fr[30:34])
+    sp, dp = struct.unpack("!HH", fr[14 + ihl:18 + ihl])
+    return ("tcp" if fr[23] == 6 else "udp", frozenset([(src, sp), (dst, dp)]))
+
+
+def write_manifest(path, counts):
+    """What was sent, per flow: [{"l4", "ends": [[addr, port], [addr, port]], "packets",
+    "bytes"}] (bytes: whole frames, as OVS and flowtag count them)."""
+    import json
+    with open(path, "w") as f:
+        json.dump([{"l4": k[0], "ends": sorted([list(e) for e in k[1]]), "packets": v[0],
+                    "bytes": v[1]} for k, v in counts.items()], f)
+
+
+def feed(iface, rate, duration, flows, mix, apps, seed, manifest=None):
+    """Send generated sessions on `iface` at `rate` pps; returns (packets, sessions) sent.
+    manifest: write what was sent per flow there (JSON) at the end."""
     import signal
     import socket
     import time
@@ -452,11 +487,13 @@ def feed(iface, rate, duration, flows, mix, apps, seed):
     signal.signal(signal.SIGTERM, lambda *_: stop.update(now=True))
     signal.signal(signal.SIGINT, lambda *_: stop.update(now=True))
     net, sent, sessions = Net(), 0, 0
+    counts = {}
     weights = SHORT_MIX if mix == "short" else {a: APPS[a][2] for a in apps}
     names = list(weights)
     start = time.monotonic()
     while not stop["now"] and (duration == 0 or time.monotonic() - start < duration):
         w = Writer()
+        reset_ip_ids()
         chosen = random.choices(names, weights=[weights[n] for n in names], k=flows)
         for i, name in enumerate(chosen):
             APPS[name][0](w, 1700000000.0 + i * 0.01, net, scale=session_scale(mix))
@@ -472,6 +509,14 @@ def feed(iface, rate, duration, flows, mix, apps, seed):
                 time.sleep(delay)
             sock.send(fr)
             sent += 1
+            if manifest:
+                k = flow_id_of(fr)
+                if k is not None:
+                    c = counts.setdefault(k, [0, 0])
+                    c[0] += 1
+                    c[1] += len(fr)
+    if manifest:
+        write_manifest(manifest, counts)
     return sent, sessions
 
 
@@ -487,6 +532,8 @@ def main():
                     help="seconds over which sessions start (default 10)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--list", action="store_true", help="list applications and their labels")
+    ap.add_argument("--manifest", metavar="FILE",
+                    help="--feed: write the packets and bytes sent per TCP/UDP flow (JSON)")
     a = ap.parse_args()
     if a.list:
         for name, (_, label, weight) in APPS.items():
@@ -503,7 +550,8 @@ def main():
     if a.feed:
         if a.rate <= 0:
             ap.error("--rate must be positive")
-        sent, sessions = feed(a.feed, a.rate, a.duration, a.flows, a.mix, apps, a.seed)
+        sent, sessions = feed(a.feed, a.rate, a.duration, a.flows, a.mix, apps, a.seed,
+                              a.manifest)
         print("trafficgen: %d sessions started, %d packets sent on %s" % (sessions, sent,
                                                                            a.feed),
               file=sys.stderr)

@@ -290,6 +290,7 @@ drive(struct config *cfg, const struct drive_opts *o, const char *prog)
 	struct policy *policy = compile_policy(cfg);
 	struct datapath_params dpp = {0};
 	struct record_sink sink = {0};
+	struct control_link link = {0};
 	struct datapath *dp = NULL;
 	bool token_made = false;
 	char err[512];
@@ -326,8 +327,21 @@ drive(struct config *cfg, const struct drive_opts *o, const char *prog)
 	}
 	dpp.cfg = cfg;
 	dpp.input = replaying ? replay_input(o->replay) : NULL;
-	dpp.on_record = write_record;
-	dpp.record_ctx = &sink;
+	/* Records pass through the control link (the offload adds the switch's counts). */
+	link.write = write_record;
+	link.write_ctx = &sink;
+	dpp.on_record = control_link_record;
+	dpp.record_ctx = &link;
+	if (!replaying && !o->service_function && cfg->offload_switch[0] != '\0') {
+		dpp.on_offload_ask = control_link_ask;
+		dpp.offload_ctx = &link;
+		dpp.on_policy = control_link_policy;
+		dpp.policy_ctx = &link;
+	} else if (policy_offload_wanted(policy) && !o->service_function) {
+		fprintf(stderr, "flowtag: the policy allows offload, but %s: every packet stays on the "
+				"flowtag path\n",
+			replaying ? "a replay has no switch" : "offload.switch is not set");
+	}
 	dpp.policy = policy;
 	dpp.service_function = o->service_function;
 	dp = datapath_create(&dpp, err, sizeof(err));
@@ -338,6 +352,7 @@ drive(struct config *cfg, const struct drive_opts *o, const char *prog)
 		goto out;
 	}
 	sink.dp = dp;
+	link.dp = dp;
 	api.dp = dp;
 	api.started_unix = (uint64_t)time(NULL);
 	api.policy_text = strcmp(cfg->path, "(defaults)") != 0 ? slurp(cfg->path) : NULL;
@@ -350,6 +365,8 @@ drive(struct config *cfg, const struct drive_opts *o, const char *prog)
 		goto out;
 	}
 	cp.dp = dp;
+	cp.link = &link;
+	cp.cfg = cfg;
 	cp.api = o->service_function ? NULL : &api;
 	cp.listen = o->api_listen;
 	cp.limits.max_connections = cfg->api_max_connections;

@@ -20,10 +20,10 @@ golden_wr64(uint8_t *p, uint64_t v)
 	wire_wr32(p + 4, (uint32_t)v);
 }
 
-/* FLOW_REMOVED (reason, counts) for a rule with match m; returns its length. */
+/* FLOW_REMOVED (reason, counts) for a rule with match m and this cookie; returns its length. */
 static inline size_t
-golden_flow_removed(struct of_buf *b, const struct of_match *m, uint8_t reason,
-		    uint64_t packets, uint64_t bytes)
+golden_flow_removed_cookie(struct of_buf *b, const struct of_match *m, uint8_t reason,
+			   uint64_t packets, uint64_t bytes, uint64_t cookie)
 {
 	struct of_flow_mod fm = {.match = m};
 	size_t match_len;
@@ -38,7 +38,7 @@ golden_flow_removed(struct of_buf *b, const struct of_match *m, uint8_t reason,
 	p[1] = OFPT_FLOW_REMOVED;
 	wire_wr16(p + 2, (uint16_t)b->len);
 	wire_wr32(p + 4, 0);
-	golden_wr64(p + 8, 0xf10a7a9000000007ULL); /* cookie */
+	golden_wr64(p + 8, cookie);
 	wire_wr16(p + 16, 300); /* priority */
 	p[18] = reason;
 	p[19] = 5; /* table */
@@ -49,6 +49,13 @@ golden_flow_removed(struct of_buf *b, const struct of_match *m, uint8_t reason,
 	golden_wr64(p + 32, packets);
 	golden_wr64(p + 40, bytes);
 	return b->len;
+}
+
+static inline size_t
+golden_flow_removed(struct of_buf *b, const struct of_match *m, uint8_t reason,
+		    uint64_t packets, uint64_t bytes)
+{
+	return golden_flow_removed_cookie(b, m, reason, packets, bytes, 0xf10a7a9000000007ULL);
 }
 
 #endif

@@ -18,6 +18,8 @@
 #include "flow_record.h"
 #include "httpd.h"
 #include "json.h"
+#include "offload.h"
+#include "ofconn.h"
 #include "parse.h"
 #include "policy.h"
 #include "stat_item.h"
@@ -99,6 +101,28 @@ sum_workers(const struct api *api, struct worker_stats *sum)
 	}
 }
 
+/*
+ * Packets the switch carried for offloaded flows (their rules' FLOW_REMOVED counts), added to
+ * the workers' per-application and per-chain figures: what flowtag classified, wherever its
+ * packets went. Returns false when offload is off.
+ */
+static bool
+add_switch_counts(const struct api *api, struct worker_stats *sum, struct offload_stats *os)
+{
+	uint32_t i;
+
+	if (api->offload == NULL)
+		return false;
+	offload_get_stats(api->offload, os);
+	for (i = 0; i < WORKER_MAX_APPS; i++) {
+		sum->app_packets[i] += os->app_packets[i];
+		sum->app_bytes[i] += os->app_bytes[i];
+	}
+	for (i = 0; i < POLICY_MAX_CHAINS; i++)
+		sum->chain_packets[i] += os->chain_packets[i];
+	return true;
+}
+
 static void
 get_health(struct api *api, struct api_response *resp)
 {
@@ -169,6 +193,34 @@ drops_json(struct json_buf *b, const struct worker_stats *w, const struct datapa
 }
 
 static void
+offload_json(const struct api *api, struct json_buf *b)
+{
+	struct offload_stats os;
+	struct ofconn_stats cs;
+
+	if (api->offload == NULL) {
+		json_printf(b, ",\"offload\":null");
+		return;
+	}
+	offload_get_stats(api->offload, &os);
+	json_printf(b, ",\"offload\":{");
+	items_json(b, offload_stat_items, offload_stat_item_count, &os, true);
+	if (api->ofconn != NULL) {
+		ofconn_get_stats(api->ofconn, &cs);
+		json_printf(b, ",\"switch\":{\"up\":%s,\"attempts\":%llu,\"connects\":%llu,"
+			       "\"drops\":%llu,\"messages_in\":%llu,\"messages_out\":%llu,"
+			       "\"sends_refused\":%llu,\"output_bytes\":%zu,\"last_error\":",
+			    cs.up ? "true" : "false", (unsigned long long)cs.attempts,
+			    (unsigned long long)cs.connects, (unsigned long long)cs.drops,
+			    (unsigned long long)cs.messages_in, (unsigned long long)cs.messages_out,
+			    (unsigned long long)cs.sends_refused, ofconn_output_bytes(api->ofconn));
+		json_string(b, cs.last_error);
+		json_printf(b, "}");
+	}
+	json_printf(b, "}");
+}
+
+static void
 get_stats(struct api *api, struct api_response *resp)
 {
 	uint32_t i, np = datapath_port_count(api->dp), nw = datapath_worker_count(api->dp);
@@ -221,6 +273,7 @@ get_stats(struct api *api, struct api_response *resp)
 			    (unsigned long long)hs.too_large, (unsigned long long)hs.bad,
 			    (unsigned long long)hs.accept_errors, (unsigned long long)hs.output_bytes);
 	}
+	offload_json(api, &b);
 	json_printf(&b, ",\"policy_version\":%u}", policy_version(datapath_policy(api->dp)));
 	reply(resp, 200, &b);
 }
@@ -230,22 +283,29 @@ get_apps(struct api *api, struct api_response *resp)
 {
 	const struct dpi *names = datapath_names(api->dp);
 	struct worker_stats sum;
+	struct offload_stats os;
 	struct json_buf b;
-	bool first = true;
+	bool first = true, offload;
 	uint32_t i;
 
 	if (!start(&b, SMALL_BODY))
 		return;
 	sum_workers(api, &sum);
+	offload = add_switch_counts(api, &sum, &os);
 	json_printf(&b, "{\"apps\":[");
 	for (i = 0; i < WORKER_MAX_APPS; i++) {
 		if (sum.app_packets[i] == 0 && sum.app_flows[i] == 0)
 			continue;
 		json_printf(&b, "%s{\"app\":", first ? "" : ",");
 		json_string(&b, proto_name(api, (uint16_t)i));
-		json_printf(&b, ",\"id\":%u,\"packets\":%llu,\"bytes\":%llu,\"flows\":%llu}", i,
+		json_printf(&b, ",\"id\":%u,\"packets\":%llu,\"bytes\":%llu,\"flows\":%llu", i,
 			    (unsigned long long)sum.app_packets[i],
 			    (unsigned long long)sum.app_bytes[i], (unsigned long long)sum.app_flows[i]);
+		if (offload)
+			json_printf(&b, ",\"switch_packets\":%llu,\"switch_bytes\":%llu",
+				    (unsigned long long)os.app_packets[i],
+				    (unsigned long long)os.app_bytes[i]);
+		json_printf(&b, "}");
 		first = false;
 	}
 	json_printf(&b, "],\"categories\":[");
@@ -269,12 +329,15 @@ get_chains(struct api *api, struct api_response *resp)
 {
 	const struct policy *p = datapath_policy(api->dp);
 	struct worker_stats sum;
+	struct offload_stats os;
 	struct json_buf b;
 	uint32_t i, n = p != NULL ? policy_chain_count(p) : 0;
+	bool offload;
 
 	if (!start(&b, SMALL_BODY))
 		return;
 	sum_workers(api, &sum);
+	offload = add_switch_counts(api, &sum, &os);
 	json_printf(&b, "{\"policy_version\":%u,\"chains\":[", p != NULL ? policy_version(p) : 0);
 	for (i = 0; i < n; i++) {
 		const struct policy_chain *c = policy_chain_at(p, i);
@@ -283,8 +346,12 @@ get_chains(struct api *api, struct api_response *resp)
 		json_string(&b, c->name);
 		json_printf(&b, ",\"tag\":\"%s\"", tag_kind_name(c->tag.kind));
 		tag_class_of(c->tag.kind)->describe(&c->tag, &b);
-		json_printf(&b, ",\"packets\":%llu,\"flows\":%llu}",
-			    (unsigned long long)sum.chain_packets[i], (unsigned long long)sum.chain_flows[i]);
+		json_printf(&b, ",\"offload\":%s,\"packets\":%llu,\"flows\":%llu",
+			    c->offload ? "true" : "false", (unsigned long long)sum.chain_packets[i],
+			    (unsigned long long)sum.chain_flows[i]);
+		if (offload)
+			json_printf(&b, ",\"switch_packets\":%llu", (unsigned long long)os.chain_packets[i]);
+		json_printf(&b, "}");
 	}
 	json_printf(&b, "],\"flows_dropped\":%llu,\"flows_passed\":%llu}",
 		    (unsigned long long)sum.flows_by_action[POLICY_DROP],
@@ -671,6 +738,7 @@ get_metrics(struct api *api, struct api_response *resp)
 	const struct policy *pol = datapath_policy(api->dp);
 	uint32_t i, np = datapath_port_count(api->dp), nw = datapath_worker_count(api->dp);
 	struct datapath_stats ds;
+	struct offload_stats os;
 	struct json_buf b;
 	size_t k;
 	int r;
@@ -678,6 +746,17 @@ get_metrics(struct api *api, struct api_response *resp)
 	if (!start(&b, 2 * SMALL_BODY))
 		return;
 	datapath_get_stats(api->dp, &ds);
+	if (add_switch_counts(api, &ds.w, &os)) {
+		for (k = 0; k < offload_stat_item_count; k++) {
+			const struct stat_item *it = &offload_stat_items[k];
+			char name[96];
+
+			snprintf(name, sizeof(name), "flowtag_offload_%s%s", it->name,
+				 it->gauge ? "" : "_total");
+			metric_head(&b, name, it->gauge ? "gauge" : "counter", it->help);
+			json_printf(&b, "%s %llu\n", name, (unsigned long long)stat_value(&os, it));
+		}
+	}
 
 	{
 		static const struct {

@@ -62,6 +62,8 @@ typedef void (*api_reply_cb)(void *ctx, void *conn, struct api_response *resp);
 
 struct api_pending;
 struct httpd;
+struct offload;
+struct ofconn;
 
 struct api {
 	struct datapath *dp;
@@ -73,6 +75,9 @@ struct api {
 	api_reply_cb reply;
 	void *reply_ctx;
 	const struct httpd *http; /* the server's own counters, for /v1/stats (NULL: none) */
+	/* The offload and its switch connection while they run (NULL: offload is off). */
+	const struct offload *offload;
+	const struct ofconn *ofconn;
 	struct api_pending *pending; /* answers the data path still owes */
 };
 

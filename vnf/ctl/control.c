@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <event2/event.h>
 
@@ -14,6 +15,8 @@
 #include "datapath.h"
 #include "httpd.h"
 #include "log.h"
+#include "offload.h"
+#include "ofconn.h"
 #include "telemetry.h"
 #include "yaml_doc.h"
 
@@ -25,7 +28,192 @@ struct control {
 	struct control_params p;
 	struct event_base *base;
 	struct httpd *http;
+	bool stopping; /* a signal came: the offload's rules go first, then the data path */
 };
+
+static uint64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* ---- the link: records and asks from the data path, through the offload ---- */
+
+void
+control_link_record(void *ctx, const struct flow_record *rec)
+{
+	struct control_link *l = ctx;
+
+	if (l->offload != NULL)
+		offload_record(l->offload, rec, mono_ms());
+	else
+		l->write(l->write_ctx, rec);
+}
+
+void
+control_link_ask(void *ctx, const struct offload_ask *ask)
+{
+	struct control_link *l = ctx;
+	struct offload_notice n = {.key = ask->key, .flow_id = ask->flow_id, .kind = OFFLOAD_REFUSED};
+
+	if (l->offload != NULL)
+		offload_ask(l->offload, ask, mono_ms());
+	else if (ask->kind == OFFLOAD_ASK)
+		(void)datapath_offload_notify(l->dp, ask->worker, &n); /* not running (yet) */
+}
+
+void
+control_link_policy(void *ctx, const struct policy *p)
+{
+	struct control_link *l = ctx;
+
+	if (l->offload != NULL)
+		offload_policy(l->offload, p, mono_ms());
+}
+
+static int
+link_send(void *ctx, const struct of_buf *msg)
+{
+	struct control_link *l = ctx;
+
+	return l->conn != NULL ? ofconn_send(l->conn, msg) : -1;
+}
+
+static bool
+link_notify(void *ctx, uint16_t worker, const struct offload_notice *n)
+{
+	struct control_link *l = ctx;
+
+	return datapath_offload_notify(l->dp, worker, n);
+}
+
+static void
+link_drain(void *ctx, uint16_t worker)
+{
+	struct control_link *l = ctx;
+
+	datapath_offload_drain(l->dp, worker);
+}
+
+static void
+link_write(void *ctx, const struct flow_record *rec)
+{
+	struct control_link *l = ctx;
+
+	l->write(l->write_ctx, rec);
+}
+
+static void
+link_say(void *ctx, bool warning, const char *text)
+{
+	(void)ctx;
+	if (warning)
+		LOG_LIMITED(10, WARNING, CONTROL, "offload: %s", text);
+	else
+		LOG_LIMITED(10, INFO, CONTROL, "offload: %s", text);
+}
+
+static void
+conn_connected(void *ctx)
+{
+	struct control_link *l = ctx;
+
+	offload_connected(l->offload, mono_ms());
+}
+
+static void
+conn_disconnected(void *ctx)
+{
+	struct control_link *l = ctx;
+
+	offload_disconnected(l->offload, mono_ms());
+}
+
+static void
+conn_message(void *ctx, const uint8_t *msg, size_t len)
+{
+	struct control_link *l = ctx;
+
+	offload_message(l->offload, msg, len, mono_ms());
+}
+
+/* The offload and its switch connection, when the config names a switch. */
+static int
+start_offload(struct control *c, char *err, size_t err_len)
+{
+	struct control_link *l = c->p.link;
+	struct offload_params op = {
+		.cfg = c->p.cfg,
+		.send = link_send,
+		.notify = link_notify,
+		.drain_asks = link_drain,
+		.write_record = link_write,
+		.say = link_say,
+		.ctx = l,
+	};
+	struct ofconn_params cp = {
+		.base = c->base,
+		.target = c->p.cfg->offload_switch,
+		.connected = conn_connected,
+		.disconnected = conn_disconnected,
+		.message = conn_message,
+		.ctx = l,
+	};
+
+	l->offload = offload_create(&op, datapath_policy(c->p.dp));
+	if (l->offload == NULL) {
+		snprintf(err, err_len, "offload: out of memory for %u flows", c->p.cfg->offload_max_flows);
+		return -1;
+	}
+	l->conn = ofconn_create(&cp, err, err_len);
+	if (l->conn == NULL) {
+		offload_destroy(l->offload);
+		l->offload = NULL;
+		return -1;
+	}
+	if (c->p.api != NULL) {
+		c->p.api->offload = l->offload;
+		c->p.api->ofconn = l->conn;
+	}
+	LOG(NOTICE, CONTROL, "offload: decided flows go to the switch at %s (table %u, up to %u "
+			     "flows, %u FLOW_MODs/s)",
+	    c->p.cfg->offload_switch, c->p.cfg->offload_table, c->p.cfg->offload_max_flows,
+	    c->p.cfg->offload_flow_mods_per_s);
+	return 0;
+}
+
+static void
+stop_offload(struct control *c)
+{
+	struct control_link *l = c->p.link;
+
+	struct offload_stats st;
+
+	if (l == NULL || l->offload == NULL)
+		return;
+	offload_get_stats(l->offload, &st);
+	LOG(NOTICE, CONTROL, "offload: %llu flows offloaded (%llu refused: %llu full, %llu queue, "
+			     "%llu by the switch); the switch carried %llu packets itself; %llu "
+			     "records got its counts, %llu late; %llu FLOW_MODs, %llu errors",
+	    (unsigned long long)st.installed,
+	    (unsigned long long)(st.refused_full + st.refused_queue + st.refused_error),
+	    (unsigned long long)st.refused_full, (unsigned long long)st.refused_queue,
+	    (unsigned long long)st.refused_error, (unsigned long long)st.switch_packets,
+	    (unsigned long long)st.records_merged, (unsigned long long)st.records_late,
+	    (unsigned long long)st.flow_mods, (unsigned long long)st.flow_mod_errors);
+	if (c->p.api != NULL) {
+		c->p.api->offload = NULL;
+		c->p.api->ofconn = NULL;
+	}
+	/* Records still to come go straight to the sink (without the switch's counts). */
+	ofconn_destroy(l->conn);
+	l->conn = NULL;
+	offload_destroy(l->offload);
+	l->offload = NULL;
+}
 
 static enum api_method
 method_of(const char *m)
@@ -101,8 +289,19 @@ on_poll(evutil_socket_t fd, short what, void *arg)
 {
 	struct control *c = arg;
 
+	struct control_link *l = c->p.link;
+
 	(void)fd;
 	(void)what;
+	if (l != NULL && l->offload != NULL) {
+		uint64_t now = mono_ms();
+
+		offload_tick(l->offload, now);
+		/* A stop removes the switch's rules first (their counts come back), then the
+		 * workers flush every flow, with those counts waiting for their records. */
+		if (c->stopping && offload_stopped(l->offload, now))
+			datapath_stop(c->p.dp);
+	}
 	if (datapath_poll(c->p.dp))
 		event_base_loopbreak(c->base);
 }
@@ -114,7 +313,7 @@ on_telemetry(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	telemetry_publish(c->p.dp);
+	telemetry_publish(c->p.dp, c->p.link != NULL ? c->p.link->offload : NULL);
 }
 
 static void
@@ -124,6 +323,11 @@ on_stop(evutil_socket_t sig, short what, void *arg)
 
 	(void)what;
 	LOG(NOTICE, CONTROL, "%s: stopping rx, flushing every flow", sig == SIGINT ? "SIGINT" : "SIGTERM");
+	if (c->p.link != NULL && c->p.link->offload != NULL && !c->stopping) {
+		c->stopping = true;
+		offload_stop(c->p.link->offload, mono_ms()); /* on_poll stops the data path after */
+		return;
+	}
 	datapath_stop(c->p.dp); /* on_poll ends the loop once the lcores are done */
 }
 
@@ -226,6 +430,9 @@ control_run(const struct control_params *params, char *err, size_t err_len)
 	if (c.p.api != NULL && c.p.listen != NULL && c.p.listen[0] != '\0' &&
 	    start_http(&c, err, err_len) != 0)
 		goto out;
+	if (c.p.link != NULL && c.p.cfg != NULL && c.p.cfg->offload_switch[0] != '\0' &&
+	    start_offload(&c, err, err_len) != 0)
+		goto out;
 	poll = event_new(c.base, -1, EV_PERSIST, on_poll, &c);
 	tel = event_new(c.base, -1, EV_PERSIST, on_telemetry, &c);
 	sigterm = evsignal_new(c.base, SIGTERM, on_stop, &c);
@@ -238,10 +445,11 @@ control_run(const struct control_params *params, char *err, size_t err_len)
 		snprintf(err, err_len, "cannot set up the control events");
 		goto out;
 	}
-	telemetry_publish(c.p.dp);
+	telemetry_publish(c.p.dp, NULL);
 	event_base_dispatch(c.base);
 	rc = 0;
 out:
+	stop_offload(&c);
 	telemetry_unpublish();
 	httpd_destroy(c.http); /* pending answers are dropped with their connections */
 	if (c.p.api != NULL) {

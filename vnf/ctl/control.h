@@ -15,8 +15,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "datapath.h"
+
 struct datapath;
 struct api;
+struct config;
+struct offload;
+struct ofconn;
+struct offload_ask;
 
 /* The HTTP server's bounds (httpd.h), from the config's api section. */
 struct control_http_limits {
@@ -28,8 +34,27 @@ struct control_http_limits {
 	uint32_t write_timeout_ms;
 };
 
+/*
+ * Between the data path and the record sink, and the offload's wiring: main.c fills `write`
+ * and points the data path's callbacks at the functions below (ctx = the link); control_run
+ * adds the offload and its switch connection while it runs (offload.switch set).
+ */
+struct control_link {
+	datapath_record_cb write;
+	void *write_ctx;
+	struct datapath *dp;
+	struct offload *offload; /* NULL: records go straight to `write` */
+	struct ofconn *conn;
+};
+/* datapath_params.on_record, .on_offload_ask, .on_policy with ctx = a struct control_link. */
+void control_link_record(void *ctx, const struct flow_record *rec);
+void control_link_ask(void *ctx, const struct offload_ask *ask);
+void control_link_policy(void *ctx, const struct policy *p);
+
 struct control_params {
 	struct datapath *dp;
+	struct control_link *link;
+	const struct config *cfg; /* offload.*: with offload.switch set, the offload runs */
 	struct api *api; /* NULL: no HTTP server */
 	const char *listen; /* "ADDR:PORT" (IPv4 or [IPv6]); NULL or "" = no HTTP server */
 	struct control_http_limits limits;

@@ -39,9 +39,14 @@
 #include "offload_msg.h"
 #include "openflow.h"
 #include "policy.h"
+#include "stat_item.h"
 #include "worker.h"
 
-#define OFFLOAD_COOKIE_TAG 0xf10aULL /* the top 16 bits of every flowtag rule's cookie */
+/*
+ * A rule's cookie: 0xf10a (16 bits), the instance (8), the entry's install generation (16),
+ * its slot (23) and the direction (1). The first two mark every rule of one flowtag.
+ */
+#define OFFLOAD_COOKIE_TAG 0xf10aULL
 #define OFFLOAD_MAX_FLOWS 4000000
 
 struct offload_params {
@@ -54,47 +59,31 @@ struct offload_params {
 	void (*drain_asks)(void *ctx, uint16_t worker);
 	/* A finished flow's record, complete: to the sinks. */
 	void (*write_record)(void *ctx, const struct flow_record *rec);
+	/* Something for the log (rare events only; may be NULL). */
+	void (*say)(void *ctx, bool warning, const char *text);
 	void *ctx;
 };
 
 struct offload_stats {
-	bool configured;
-	bool connected;
-	bool resyncing;
-	uint32_t flows_offloaded; /* with rules in the switch */
-	uint32_t flows_queued; /* waiting for FLOW_MOD budget */
-	uint32_t flows_removing; /* rules being deleted */
-	uint32_t flows_tracked; /* every flow offload knows of, its counts held */
-	uint64_t asked;
-	uint64_t installed;
-	uint64_t refused_full; /* offload.max_flows reached */
-	uint64_t refused_queue; /* the FLOW_MOD queue was 5 s long */
-	uint64_t refused_error; /* the switch refused a rule */
-	uint64_t flow_mods;
-	uint64_t flow_mod_errors;
-	uint64_t flow_removed;
-	uint64_t removed_idle;
-	uint64_t removed_other; /* deleted by someone else, hard timeouts */
-	uint64_t policy_modified; /* rules rewritten after a policy change */
-	uint64_t policy_removed; /* rules removed after a policy change */
-	uint64_t records_merged; /* records that got the switch's counts */
-	uint64_t records_late; /* written before their rules' counts came (removal_wait_ms) */
-	uint64_t records_without_counts; /* offloaded, but offload had forgotten the flow */
-	uint64_t resyncs;
-	uint64_t resync_flows; /* flows whose rules a resync removed (counts may be short) */
-	uint64_t foreign_removed; /* FLOW_REMOVED of rules offload did not know */
-	uint64_t notices_delayed; /* a worker's ring was full: told again later */
-	uint64_t orphans; /* flows forgotten by the safety net (no record ever came) */
-	/* What the switch carried: from removed rules, and (live) the rules in place. */
-	uint64_t switch_packets;
-	uint64_t switch_bytes;
-	uint64_t live_packets;
-	uint64_t live_bytes;
-	uint32_t live_rules;
+#define OFFLOAD_STAT(name, gauge, help) uint64_t name;
+#include "offload_counters.def"
+#undef OFFLOAD_STAT
+	/* What the switch carried for removed rules, by application and by chain. */
 	uint64_t app_packets[WORKER_MAX_APPS];
 	uint64_t app_bytes[WORKER_MAX_APPS];
 	uint64_t chain_packets[POLICY_MAX_CHAINS];
 };
+
+enum {
+#define OFFLOAD_STAT(name, gauge, help) OFFLOAD_STAT_##name,
+#include "offload_counters.def"
+#undef OFFLOAD_STAT
+	OFFLOAD_STAT_COUNT
+};
+
+/* offload_counters.def described for the outputs (stat_item.h). */
+extern const struct stat_item offload_stat_items[];
+extern const size_t offload_stat_item_count;
 
 /* NULL with errno when memory runs out. `policy` is the one in force (may be NULL). */
 struct offload *offload_create(const struct offload_params *p, const struct policy *policy);
@@ -126,6 +115,6 @@ void offload_get_stats(const struct offload *o, struct offload_stats *st);
 
 /* The cookie of this instance's rules, and the mask that selects them all. */
 uint64_t offload_cookie_base(const struct config *cfg);
-#define OFFLOAD_COOKIE_MASK 0xffffffff00000000ULL
+#define OFFLOAD_COOKIE_MASK 0xffffff0000000000ULL
 
 #endif

@@ -10,6 +10,7 @@
 
 #include "datapath.h"
 #include "dpi.h"
+#include "offload.h"
 #include "policy.h"
 #include "stat_item.h"
 
@@ -20,7 +21,7 @@ struct snapshot {
 	struct {
 		const char *name;
 		uint64_t value;
-	} stats[64];
+	} stats[128];
 	unsigned n_stats;
 	struct {
 		char name[NAME_MAX_LEN];
@@ -48,8 +49,9 @@ stat(struct snapshot *s, const char *name, uint64_t v)
 }
 
 void
-telemetry_publish(const struct datapath *dp)
+telemetry_publish(const struct datapath *dp, const struct offload *offload)
 {
+	struct offload_stats os;
 	const struct policy *p = datapath_policy(dp);
 	const struct dpi *names = datapath_names(dp);
 	struct snapshot *s = &building;
@@ -63,6 +65,18 @@ telemetry_publish(const struct datapath *dp)
 	for (i = 0; i < datapath_stat_item_count; i++)
 		stat(s, datapath_stat_items[i].name, stat_value(&ds.c, &datapath_stat_items[i]));
 	stat(s, "policy_version", p != NULL ? policy_version(p) : 0);
+	if (offload != NULL) {
+		/* Prefixed names are literals too: the table below is built once. */
+		static char names_buf[OFFLOAD_STAT_COUNT][48];
+
+		offload_get_stats(offload, &os);
+		for (i = 0; i < offload_stat_item_count; i++) {
+			if (names_buf[i][0] == '\0')
+				snprintf(names_buf[i], sizeof(names_buf[i]), "offload_%s",
+					 offload_stat_items[i].name);
+			stat(s, names_buf[i], stat_value(&os, &offload_stat_items[i]));
+		}
+	}
 	for (i = 0; names != NULL && i < WORKER_MAX_APPS && s->n_apps < RTE_TEL_MAX_DICT_ENTRIES; i++) {
 		if (ds.w.app_packets[i] == 0)
 			continue;

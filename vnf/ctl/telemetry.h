@@ -16,7 +16,8 @@ struct datapath;
 /* Register the commands (once, after the EAL is up). 0 or -1. */
 int telemetry_register(void);
 /* Control thread: take a new snapshot of the data path's figures for the commands. */
-void telemetry_publish(const struct datapath *dp);
+struct offload;
+void telemetry_publish(const struct datapath *dp, const struct offload *offload);
 /* Control thread, at the end: the commands answer with nothing from now on. */
 void telemetry_unpublish(void);
 

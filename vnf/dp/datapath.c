@@ -34,6 +34,10 @@
 #define RECORD_POOL_SIZE 32767
 #define REQUEST_RING_SIZE 512 /* > DP_REQUESTS_MAX: a request always finds room */
 #define WORKER_RING_SIZE 4096 /* I/O <-> worker rings, each way */
+#define OFFLOAD_RING_SIZE 4096 /* offload asks and notices, per worker, each way */
+
+_Static_assert(sizeof(struct offload_ask) % 4 == 0 && sizeof(struct offload_notice) % 4 == 0,
+	       "ring elements are whole 32-bit words");
 #define SCRATCH_SIZE 65536 /* the longest frame: multi-segment frames are copied here */
 #define LINK_CHECK_MS 250 /* how often the control thread asks the ports for their link */
 #define STOP_WAIT_S 30 /* datapath_destroy waits this long for the lcores at most */
@@ -102,6 +106,24 @@ make_classifier(struct datapath *dp, struct dp_lcore *lc, char *err, size_t err_
 	wp.record_ctx = lc;
 	wp.on_packet = dp_packet_out;
 	wp.packet_ctx = lc;
+	if (dp->p.on_offload_ask != NULL) {
+		char name[RTE_RING_NAMESIZE];
+		int socket = (int)rte_lcore_to_socket_id(lc->lcore);
+
+		wp.on_offload = dp_offload_to_ring;
+		wp.offload_ctx = lc;
+		snprintf(name, sizeof(name), "asks%u", lc->id);
+		lc->asks = rte_ring_create_elem(name, sizeof(struct offload_ask), OFFLOAD_RING_SIZE,
+						socket, RING_F_SP_ENQ | RING_F_SC_DEQ);
+		snprintf(name, sizeof(name), "notices%u", lc->id);
+		lc->notices = rte_ring_create_elem(name, sizeof(struct offload_notice),
+						   OFFLOAD_RING_SIZE, socket,
+						   RING_F_SP_ENQ | RING_F_SC_DEQ);
+		if (lc->asks == NULL || lc->notices == NULL) {
+			snprintf(err, err_len, "worker %u: out of memory for its offload rings", lc->id);
+			return -1;
+		}
+	}
 	lc->w = worker_create(&wp);
 	lc->records = ring("records", lc->id, RECORD_RING_SIZE, lc->lcore);
 	lc->requests = ring("requests", lc->id, REQUEST_RING_SIZE, lc->lcore);
@@ -300,6 +322,36 @@ drain_records(struct datapath *dp)
 	}
 }
 
+static void
+drain_asks_of(struct datapath *dp, struct dp_lcore *lc)
+{
+	struct offload_ask asks[16];
+	unsigned int n, k;
+
+	if (lc->asks == NULL)
+		return;
+	while ((n = rte_ring_sc_dequeue_burst_elem(lc->asks, asks, sizeof(asks[0]), 16, NULL)) > 0)
+		for (k = 0; k < n; k++)
+			dp->p.on_offload_ask(dp->p.offload_ctx, &asks[k]);
+}
+
+void
+datapath_offload_drain(struct datapath *dp, uint16_t worker)
+{
+	if (worker < dp->n_workers)
+		drain_asks_of(dp, &dp->workers[worker]);
+}
+
+bool
+datapath_offload_notify(struct datapath *dp, uint16_t worker, const struct offload_notice *n)
+{
+	struct offload_notice copy = *n; /* DPDK's enqueue takes a non-const pointer */
+
+	if (worker >= dp->n_workers || dp->workers[worker].notices == NULL)
+		return true; /* nobody to tell */
+	return rte_ring_sp_enqueue_elem(dp->workers[worker].notices, &copy, sizeof(copy)) == 0;
+}
+
 /* Free the retired policies no worker can still see (QSBR tokens, checked without waiting). */
 static void
 reclaim_policies(struct datapath *dp)
@@ -363,6 +415,8 @@ datapath_poll(struct datapath *dp)
 	if (!dp->lossless)
 		check_links(dp);
 	dp->input->cls->poll(dp->input);
+	for (uint32_t i = 0; i < dp->n_workers; i++)
+		drain_asks_of(dp, &dp->workers[i]); /* before the records: a flow's ask comes first */
 	drain_records(dp);
 	dp_requests_poll(dp);
 	reclaim_policies(dp);
@@ -407,6 +461,8 @@ datapath_destroy(struct datapath *dp)
 		worker_destroy(lc->w);
 		rte_ring_free(lc->records);
 		rte_ring_free(lc->requests);
+		rte_ring_free(lc->asks);
+		rte_ring_free(lc->notices);
 		rte_ring_free(lc->in);
 		rte_ring_free(lc->out);
 		free(lc->scratch);
@@ -433,6 +489,8 @@ datapath_set_policy(struct datapath *dp, struct policy *p)
 	/* The old one goes once every worker has passed a quiescent point after this. */
 	dp->retired[dp->n_retired].token = rte_rcu_qsbr_start(dp->qsbr);
 	dp->n_retired++;
+	if (dp->p.on_policy != NULL)
+		dp->p.on_policy(dp->p.policy_ctx, p);
 	return 0;
 }
 

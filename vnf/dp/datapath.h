@@ -39,6 +39,8 @@ struct dp_input;
 
 /* Called on the control thread for each finished flow. */
 typedef void (*datapath_record_cb)(void *ctx, const struct flow_record *rec);
+/* Called on the control thread for each offload ask a worker made (offload_msg.h). */
+typedef void (*datapath_ask_cb)(void *ctx, const struct offload_ask *ask);
 
 struct datapath_params {
 	const struct config *cfg;
@@ -50,6 +52,16 @@ struct datapath_params {
 	struct policy *policy;
 	/* A dummy service function instead of the classifier: see sf.h. */
 	bool service_function;
+	/*
+	 * Offload (ctl/offload.c): with on_offload_ask set, workers hand decided flows over a
+	 * ring per worker, delivered by datapath_poll() before that poll's records (a flow's ask
+	 * always comes before its record), and hear back through datapath_offload_notify().
+	 */
+	datapath_ask_cb on_offload_ask;
+	void *offload_ctx;
+	/* A new policy is in force (datapath_set_policy succeeded): the offload follows it. */
+	void (*on_policy)(void *ctx, const struct policy *p);
+	void *policy_ctx;
 };
 
 /* The data path's own counters (dp_counters.def), per lcore and summed. */
@@ -97,6 +109,11 @@ void datapath_destroy(struct datapath *dp);
 int datapath_set_policy(struct datapath *dp, struct policy *p);
 /* The policy in force (valid on the control thread until its next datapath_set_policy). */
 const struct policy *datapath_policy(const struct datapath *dp);
+
+/* Tell worker `worker` about a flow it asked to offload. false: its ring is full (try later). */
+bool datapath_offload_notify(struct datapath *dp, uint16_t worker, const struct offload_notice *n);
+/* Deliver worker `worker`'s queued asks now (to on_offload_ask). */
+void datapath_offload_drain(struct datapath *dp, uint16_t worker);
 
 /* What a request came to, handed to its callback (valid during the callback only). */
 struct datapath_result {

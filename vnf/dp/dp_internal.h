@@ -77,6 +77,8 @@ struct dp_lcore {
 	struct worker *w; /* classifying roles */
 	struct rte_ring *records; /* worker -> control: finished flow records */
 	struct rte_ring *requests; /* control -> worker: struct dp_request * */
+	struct rte_ring *asks; /* worker -> control: struct offload_ask (offload only) */
+	struct rte_ring *notices; /* control -> worker: struct offload_notice (offload only) */
 	struct dp_request *req; /* the request being carried out */
 	struct rte_ring *in; /* fed worker: I/O -> worker (m->port = input port index) */
 	struct rte_ring *out; /* fed worker: worker -> I/O (m->port = output port index) */
@@ -151,6 +153,8 @@ dp_now_us(const struct datapath *dp)
 int dp_lcore_main(void *arg);
 /* lcore.c: a finished flow from worker_* onto the lcore's record ring. */
 void dp_record_to_ring(void *ctx, const struct flow_record *rec);
+/* lcore.c: a decided flow the switch may carry, from worker_* onto the lcore's ask ring. */
+bool dp_offload_to_ring(void *ctx, const struct offload_ask *ask);
 /* lcore.c: a packet's fate from worker_* (tag, drop, queue for tx). */
 void dp_packet_out(void *ctx, const struct worker_out *out);
 

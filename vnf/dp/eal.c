@@ -10,6 +10,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
 #include <rte_eal.h>
 #include <rte_errno.h>
 
@@ -94,10 +98,50 @@ eal_build_args(const struct config *cfg, const char *prog, struct eal_args *a)
 	return rc != 0 ? -ENOSPC : 0;
 }
 
+/*
+ * A vhost-user server socket left by a flowtag that died (SIGKILL, a crash): DPDK's
+ * virtio-user refuses to bind over it ("Address already in use"), so the restart would fail.
+ * It is stale when nobody accepts on it; then it goes. A live one (another flowtag) stays,
+ * and the probe fails as it should.
+ */
+static void
+remove_stale_vhost_socket(const char *vdev)
+{
+	const char *p = strstr(vdev, ",path=");
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	struct stat st;
+	size_t n;
+	int fd;
+
+	if (strncmp(vdev, "net_virtio_user", 15) != 0 || strstr(vdev, "server=1") == NULL ||
+	    p == NULL)
+		return;
+	p += 6;
+	n = strcspn(p, ",");
+	if (n == 0 || n >= sizeof(sun.sun_path))
+		return;
+	memcpy(sun.sun_path, p, n);
+	if (lstat(sun.sun_path, &st) != 0 || !S_ISSOCK(st.st_mode))
+		return;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return;
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0 && errno == ECONNREFUSED) {
+		if (unlink(sun.sun_path) == 0)
+			fprintf(stderr, "flowtag: %s: a stale vhost-user socket (nobody listens on it) "
+					"was removed\n", sun.sun_path);
+	}
+	close(fd);
+}
+
 int
 eal_start(const struct config *cfg, const char *prog, char *err, size_t err_len)
 {
 	struct eal_args a;
+	uint32_t i;
+
+	for (i = 0; i < cfg->n_ports; i++)
+		remove_stale_vhost_socket(cfg->ports[i].vdev);
 
 	if (eal_build_args(cfg, prog, &a) != 0) {
 		snprintf(err, err_len, "EAL arguments do not fit (too many ports or extra_args)");

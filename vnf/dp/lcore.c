@@ -53,6 +53,29 @@ dp_record_to_ring(void *ctx, const struct flow_record *rec)
 	lc->c.records_dropped++;
 }
 
+/* ---- offload ---- */
+
+bool
+dp_offload_to_ring(void *ctx, const struct offload_ask *ask)
+{
+	struct dp_lcore *lc = ctx;
+	struct offload_ask copy = *ask; /* DPDK's enqueue takes a non-const pointer */
+
+	return rte_ring_sp_enqueue_elem(lc->asks, &copy, sizeof(copy)) == 0;
+}
+
+/* What the control thread says about offloaded flows (a bounded batch per call). */
+static inline void
+take_notices(struct dp_lcore *lc)
+{
+	struct offload_notice n[32];
+	unsigned int got, i;
+
+	got = rte_ring_sc_dequeue_burst_elem(lc->notices, n, sizeof(n[0]), 32, NULL);
+	for (i = 0; i < got; i++)
+		worker_offload_notice(lc->w, &n[i]);
+}
+
 /* ---- tx ---- */
 
 static void
@@ -301,6 +324,8 @@ between_bursts(struct dp_lcore *lc)
 {
 	rte_rcu_qsbr_quiescent(lc->dp->qsbr, lc->id);
 	follow_policy(lc);
+	if (lc->notices != NULL && !rte_ring_empty(lc->notices))
+		take_notices(lc);
 	if (lc->req != NULL || !rte_ring_empty(lc->requests))
 		dp_request_step(lc);
 }

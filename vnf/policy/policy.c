@@ -591,7 +591,14 @@ policy_offloadable(const struct policy *p, const struct policy_decision *d)
 }
 
 bool
-policy_offload_default(const struct policy *p)
+policy_offload_wanted(const struct policy *p)
 {
+	uint32_t i;
+
+	if (p == NULL)
+		return false;
+	for (i = 0; i < p->n_chains; i++)
+		if (p->chains[i].offload)
+			return true;
 	return p->offload;
 }

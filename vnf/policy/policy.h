@@ -181,7 +181,7 @@ uint32_t policy_hold_packets(const struct policy *p);
 enum policy_nsh_in policy_nsh_in(const struct policy *p);
 /* May the switch carry a flow with this decision itself (policy `offload`, chain `offload`)? */
 bool policy_offloadable(const struct policy *p, const struct policy_decision *d);
-/* The policy-wide `offload` (flows dropped or passed; chains that do not say). */
-bool policy_offload_default(const struct policy *p);
+/* Does any decision of this policy let the switch carry a flow? (NULL: no.) */
+bool policy_offload_wanted(const struct policy *p);
 
 #endif
