@@ -10,7 +10,7 @@
  *
  *   GET  /v1/health            liveness
  *   GET  /v1/ready             200 when every port is up and the workers run, else 503
- *   GET  /v1/stats             per port, per worker, drops by reason
+ *   GET  /v1/stats             per port, per worker, drops by reason, the offload's state
  *   GET  /v1/apps              packets, bytes, flows per application and per category
  *   GET  /v1/flows             live flows; ?app= &host= (glob) &chain= (name, or "none")
  *                              &cidr= &limit= (default 100, max 10000) &offset=
