@@ -13,6 +13,7 @@ import os
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -696,6 +697,178 @@ def test_flush_in_run_mode(a, tmp):
           "flush in run mode: exit %s, %d records written (%s)" % (rc, sum(ends.values()), dict(ends)))
 
 
+class HostileSwitch:
+    """An OpenFlow peer on a unix socket that misbehaves, one way per connection flowtag
+    makes: (1) a header whose length is under 8 bytes, (2) a HELLO without OpenFlow 1.3,
+    (3) a proper HELLO, then a flood of forged FLOW_REMOVEDs and ERRORs, a 64 KiB message of
+    an unknown type trickled in small pieces, then silence (no answer to ECHO), (4+) proper."""
+
+    def __init__(self, path):
+        self.path = path
+        self.srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.srv.bind(path)
+        self.srv.listen(4)
+        self.srv.settimeout(0.5)
+        self.conns = 0
+        self.forged = 0
+        self.silent_from = None
+        self.stop = False
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    @staticmethod
+    def hello(bitmap):
+        body = struct.pack("!HHI", 1, 8, bitmap)
+        return struct.pack("!BBHI", 4, 0, 8 + len(body), 1) + body
+
+    @staticmethod
+    def flow_removed(cookie, i):
+        # A FLOW_REMOVED with an IPv4 UDP match (in_port, eth_type, ip_proto, addresses,
+        # ports), as OVS sends them; cookies forged or random.
+        oxm = b""
+        for field, val in ((0, struct.pack("!I", 1)), (5, struct.pack("!H", 0x0800)),
+                           (10, b"\x11"), (11, struct.pack("!I", 0x0a000000 + i)),
+                           (12, struct.pack("!I", 0xc0000201)), (15, struct.pack("!H", i & 0xffff)),
+                           (16, struct.pack("!H", 53))):
+            oxm += struct.pack("!HBB", 0x8000, field << 1, len(val)) + val
+        match = struct.pack("!HH", 1, 4 + len(oxm)) + oxm
+        match += b"\0" * ((8 - len(match) % 8) % 8)
+        body = struct.pack("!QHBBIIHHQQ", cookie, 1000, i % 4, 5, 1, 0, 300, 0, 2 ** 64 - 1,
+                           2 ** 64 - 1) + match
+        return struct.pack("!BBHI", 4, 11, 8 + len(body), 0) + body
+
+    def run(self):
+        import random
+        rnd = random.Random(7)
+        while not self.stop:
+            try:
+                c, _ = self.srv.accept()
+            except socket.timeout:
+                continue
+            self.conns += 1
+            c.settimeout(1.0)
+            try:
+                c.recv(4096)  # flowtag's HELLO
+                if self.conns == 1:
+                    c.sendall(struct.pack("!BBHI", 4, 0, 4, 1))  # length 4 < 8
+                    time.sleep(1.0)
+                elif self.conns == 2:
+                    c.sendall(self.hello(1 << 1))  # OpenFlow 1.0 only
+                    time.sleep(1.0)
+                elif self.conns == 3:
+                    c.sendall(self.hello(1 << 4 | 1 << 1))
+                    time.sleep(0.5)
+                    flood = b""
+                    for i in range(3000):
+                        cookie = rnd.getrandbits(64) if i % 2 else (
+                            0xf10a000000000000 | rnd.getrandbits(40))
+                        flood += self.flow_removed(cookie, i)
+                        self.forged += 1
+                    for i in range(300):
+                        junk = bytes(rnd.getrandbits(8) for _ in range(rnd.randrange(0, 80)))
+                        flood += struct.pack("!BBHI", 4, 1, 8 + len(junk), i) + junk
+                    c.sendall(flood)
+                    big = struct.pack("!BBHI", 4, 200, 65535, 9) + b"\xaa" * (65535 - 8)
+                    for k in range(0, len(big), 4096):
+                        c.sendall(big[k:k + 4096])
+                        time.sleep(0.01)
+                    # Then silence: never read, never answer ECHO.
+                    self.silent_from = time.time()
+                    while not self.stop:
+                        time.sleep(0.2)
+                        try:
+                            if c.recv(65536) == b"":
+                                break
+                        except socket.timeout:
+                            pass
+                        except OSError:
+                            break
+                else:
+                    c.sendall(self.hello(1 << 4))
+                    while not self.stop:
+                        try:
+                            d = c.recv(65536)
+                        except socket.timeout:
+                            continue
+                        if not d:
+                            break
+            except OSError:
+                pass
+            finally:
+                c.close()
+
+    def close(self):
+        self.stop = True
+        self.thread.join(timeout=10)
+        self.srv.close()
+
+
+def test_hostile_switch(a, tmp):
+    """The OpenFlow connection is an input path too: a switch (or anything on its socket)
+    that sends short headers, the wrong version, forged FLOW_REMOVEDs, ERRORs of any length,
+    a 64 KiB message trickled in, and then nothing. flowtag must drop each bad session and
+    reconnect, count what did not parse or was not its own, never stall its API, and exit
+    cleanly."""
+    pcap = os.path.join(tmp, "switch.pcap")
+    craft.craft("random_flows", pcap, flows=2000)
+    sock = os.path.join(tmp, "switch.mgmt")
+    sw = HostileSwitch(sock)
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    api_port = s.getsockname()[1]
+    s.close()
+    cfg = os.path.join(tmp, "switch.yaml")
+    with open(cfg, "w") as f:
+        f.write("eal: {hugepages: false, file_prefix: flowtag-switch-%d}\n"
+                "ports: [{name: cap, vdev: \"net_pcap_sw0,rx_pcap=%s,tx_pcap=/dev/null\"}]\n"
+                "api: {listen: \"127.0.0.1:%d\", auth: none}\n"
+                "policy: {offload: true}\n"
+                "offload: {switch: \"unix:%s\", table: 5, in_port: 1, resubmit_port: 2}\n"
+                % (os.getpid(), pcap, api_port, sock))
+    log = open(os.path.join(tmp, "switch.log"), "w")
+    p = subprocess.Popen([a.flowtag, "run", "-c", cfg], stdout=log, stderr=subprocess.STDOUT)
+    url = "http://127.0.0.1:%d" % api_port
+    slowest, off = 0.0, {}
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            t0 = time.time()
+            try:
+                st, body, _ = http("GET", url + "/v1/stats", timeout=5)
+                off = json.loads(body).get("offload") or {} if st == 200 else {}
+                slowest = max(slowest, time.time() - t0)
+            except OSError:
+                pass
+            if sw.silent_from and time.time() - sw.silent_from > 18 and \
+                    (off.get("switch") or {}).get("drops", 0) >= 1:
+                break
+            time.sleep(0.25)
+    finally:
+        p.send_signal(signal.SIGTERM)
+        rc = p.wait(timeout=60)
+        log.close()
+        sw.close()
+    sw_st = off.get("switch") or {}
+    print("switch sessions %d; flowtag: %s" % (sw.conns, json.dumps(sw_st)))
+    print("offload: forged %d, foreign %s, malformed %s, flow_removed %s" % (
+        sw.forged, off.get("foreign_removed"), off.get("malformed"), off.get("flow_removed")))
+    check(sw.conns >= 4 and sw_st.get("connects", 0) >= 2,
+          "hostile switch: a short header and a HELLO without 1.3 each end their session; "
+          "flowtag reconnects (%d sessions, %s completed)" % (sw.conns, sw_st.get("connects")))
+    check(off.get("flow_removed", 0) + off.get("malformed", 0) >= sw.forged and
+          off.get("switch_packets", 1) == 0 and off.get("records_merged", 0) == 0,
+          "hostile switch: %d forged FLOW_REMOVEDs (random and flowtag-like cookies, 2^64-1 "
+          "counts) are all counted as not its own (%s foreign, %s malformed); no count "
+          "reached a flow" % (sw.forged, off.get("foreign_removed"), off.get("malformed")))
+    # Only the third session ever got past HELLO, and the switch never closed it: a drop
+    # is flowtag giving up on its silence (no answer to ECHO within 15 s).
+    check(sw_st.get("drops", 0) >= 1 and sw.conns >= 4 and slowest < 2.0,
+          "hostile switch: a switch that goes silent is dropped and flowtag reconnects (%s "
+          "drops, %d sessions); the API answered throughout (slowest %.2f s)"
+          % (sw_st.get("drops"), sw.conns, slowest))
+    check(rc == 0, "hostile switch: flowtag exits 0 on SIGTERM (%s)" % rc)
+
+
 def telemetry_ask(path, cmd):
     """One command over DPDK's telemetry socket (what dpdk-telemetry.py does)."""
     s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
@@ -764,7 +937,8 @@ TESTS = {"long_hosts": test_long_hosts, "hostile_names": test_hostile_names,
          "api_limits": test_api_limits, "fd_exhaustion": test_fd_exhaustion,
          "policy_bodies": test_hostile_policy_bodies, "long_token": test_long_token,
          "hash_flooding": test_hash_flooding, "new_flow_flood": test_new_flow_flood,
-         "flush_in_run_mode": test_flush_in_run_mode, "telemetry": test_telemetry_under_swaps}
+         "flush_in_run_mode": test_flush_in_run_mode, "telemetry": test_telemetry_under_swaps,
+         "hostile_switch": test_hostile_switch}
 
 
 def main():
