@@ -373,6 +373,14 @@ installs_two_exact_rules(void **state)
 	assert_int_equal(fk.n_notices, 1);
 	assert_int_equal(fk.notices[0].kind, OFFLOAD_REFUSED);
 	assert_int_equal(fk.notices[0].flow_id, 3);
+	{
+		struct flow_record r = record_of(&a, 4, 400);
+
+		offload_record(o, &r, now); /* refused, never installed: not "offloaded" */
+		assert_int_equal(fk.n_recs, 1);
+		assert_int_equal(fk.recs[0].offloaded, 0);
+		assert_int_equal(fk.recs[0].packets, 4);
+	}
 	offload_destroy(o);
 	policy_destroy(p);
 }
@@ -405,6 +413,7 @@ idle_counts_reach_the_record(void **state)
 	assert_int_equal(fk.recs[0].bytes, 1500);
 	assert_int_equal(fk.recs[0].offloaded_packets, 12);
 	assert_int_equal(fk.recs[0].offloaded_bytes, 1200);
+	assert_int_equal(fk.recs[0].offloaded, 1);
 	offload_get_stats(o, &st);
 	assert_int_equal(st.flows_tracked, 0);
 	assert_int_equal(st.removed_idle, 2);
@@ -478,6 +487,7 @@ record_first_removes_then_merges(void **state)
 	assert_true(fk.drains >= 1);
 	offload_get_stats(o, &st);
 	assert_int_equal(st.records_without_counts, 1);
+	assert_int_equal(fk.recs[2].offloaded, 0); /* the switch never carried it */
 	offload_destroy(o);
 	policy_destroy(p);
 }

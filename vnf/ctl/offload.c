@@ -77,6 +77,7 @@ struct entry {
 	uint8_t idle_dirs; /* directions the switch removed for idleness */
 	uint8_t action, chain; /* the decision its rules carry */
 	bool rewrite; /* queued to rewrite its actions in place (MODIFY_STRICT) */
+	bool installed_ever; /* rules were sent for it at least once */
 	bool queued_install, queued_removal, in_waiting, in_parked;
 	uint32_t actions_hash;
 	uint32_t xid[2]; /* the last FLOW_MOD per direction (an ERROR names it) */
@@ -287,26 +288,51 @@ entry_new(struct offload *o, const struct offload_ask *a)
 	return e;
 }
 
+/* Off one list (if on it). */
 static void
-unlink_lists(struct offload *o, struct entry *e)
+unqueue_install(struct offload *o, struct entry *e)
 {
 	if (e->queued_install) {
 		TAILQ_REMOVE(&o->installs, e, install_link);
 		e->queued_install = false;
 		o->n_installs--;
 	}
+}
+
+static void
+unqueue_removal(struct offload *o, struct entry *e)
+{
 	if (e->queued_removal) {
 		TAILQ_REMOVE(&o->removals, e, removal_link);
 		e->queued_removal = false;
 	}
+}
+
+static void
+unwait(struct offload *o, struct entry *e)
+{
 	if (e->in_waiting) {
 		TAILQ_REMOVE(&o->waiting, e, waiting_link);
 		e->in_waiting = false;
 	}
+}
+
+static void
+unpark(struct offload *o, struct entry *e)
+{
 	if (e->in_parked) {
 		TAILQ_REMOVE(&o->parked, e, parked_link);
 		e->in_parked = false;
 	}
+}
+
+static void
+unlink_lists(struct offload *o, struct entry *e)
+{
+	unqueue_install(o, e);
+	unqueue_removal(o, e);
+	unwait(o, e);
+	unpark(o, e);
 }
 
 static void
@@ -389,7 +415,7 @@ count_switch(struct offload *o, const struct entry *e, uint64_t packets, uint64_
 static void
 write_merged(struct offload *o, struct entry *e, struct flow_record *rec)
 {
-	rec->offloaded = 1;
+	rec->offloaded = e->installed_ever;
 	rec->offloaded_packets += e->packets;
 	rec->offloaded_bytes += e->bytes;
 	rec->packets += e->packets;
@@ -553,11 +579,7 @@ take_tokens(struct offload *o, uint32_t n)
 static void
 start_removal(struct offload *o, struct entry *e, enum settle_then then)
 {
-	if (e->queued_install) {
-		TAILQ_REMOVE(&o->installs, e, install_link);
-		e->queued_install = false;
-		o->n_installs--;
-	}
+	unqueue_install(o, e);
 	e->rewrite = false;
 	e->then = (uint8_t)then;
 	set_state(o, e, E_REMOVING);
@@ -695,8 +717,9 @@ offload_destroy(struct offload *o)
 
 /* ---- the connection ---- */
 
-void
-offload_connected(struct offload *o, uint64_t now_ms)
+/* A FLOW_MOD that deletes every rule with this instance's cookie, in every table. */
+static void
+put_delete_all(struct offload *o, struct of_buf *b)
 {
 	struct of_flow_mod del = {
 		.cookie = o->cookie_base,
@@ -704,6 +727,13 @@ offload_connected(struct offload *o, uint64_t now_ms)
 		.table_id = OFPTT_ALL,
 		.command = OFPFC_DELETE,
 	};
+
+	of_flow_mod(b, xid_next(o), &del);
+}
+
+void
+offload_connected(struct offload *o, uint64_t now_ms)
+{
 	struct of_buf b;
 
 	o->connected = true;
@@ -715,7 +745,7 @@ offload_connected(struct offload *o, uint64_t now_ms)
 	memset(&b, 0, sizeof(b));
 	of_set_config(&b, xid_next(o), 128);
 	of_set_async_flow_removed_only(&b, xid_next(o));
-	of_flow_mod(&b, xid_next(o), &del);
+	put_delete_all(o, &b);
 	o->resync_xid = xid_next(o);
 	of_barrier_request(&b, o->resync_xid);
 	if (send_msg(o, &b) != 0) {
@@ -751,10 +781,26 @@ await_deletes(struct offload *o, struct entry *e, uint8_t dirs, uint64_t now_ms)
 	e->live &= (uint8_t)~dirs;
 	e->deleting |= dirs;
 	e->delete_deadline_ms = now_ms + o->cfg->offload_removal_wait_ms;
-	if (e->in_waiting)
-		TAILQ_REMOVE(&o->waiting, e, waiting_link);
+	unwait(o, e); /* to the tail: the list stays in deadline order */
 	TAILQ_INSERT_TAIL(&o->waiting, e, waiting_link);
 	e->in_waiting = true;
+}
+
+/*
+ * A delete of every rule of ours (cookie mask) went out: the entry's rules are among them.
+ * It settles by their FLOW_REMOVEDs or at the deadline; then its flow returns to flowtag.
+ */
+static void
+deleted_by_all(struct offload *o, struct entry *e, uint64_t now_ms)
+{
+	unqueue_removal(o, e);
+	if (e->state == E_INSTALLED) {
+		unqueue_install(o, e); /* a rewrite: nothing left to rewrite */
+		e->rewrite = false;
+		e->then = THEN_RETURN;
+		set_state(o, e, E_REMOVING);
+	}
+	await_deletes(o, e, e->live, now_ms);
 }
 
 /*
@@ -776,21 +822,7 @@ resync_done(struct offload *o, uint64_t now_ms)
 		if (e == NULL || e->live == 0)
 			continue;
 		o->st.resync_flows++;
-		if (e->queued_removal) {
-			TAILQ_REMOVE(&o->removals, e, removal_link);
-			e->queued_removal = false;
-		}
-		if (e->state == E_INSTALLED) {
-			if (e->queued_install) { /* a rewrite: nothing left to rewrite */
-				TAILQ_REMOVE(&o->installs, e, install_link);
-				e->queued_install = false;
-				o->n_installs--;
-			}
-			e->rewrite = false;
-			e->then = THEN_RETURN;
-			set_state(o, e, E_REMOVING);
-		}
-		await_deletes(o, e, e->live, now_ms);
+		deleted_by_all(o, e, now_ms);
 	}
 }
 
@@ -808,8 +840,7 @@ expire_deletes(struct offload *o, uint64_t now_ms)
 	struct entry *e;
 
 	while ((e = TAILQ_FIRST(&o->waiting)) != NULL && now_ms >= e->delete_deadline_ms) {
-		TAILQ_REMOVE(&o->waiting, e, waiting_link);
-		e->in_waiting = false;
+		unwait(o, e);
 		e->deleting = 0;
 		o->st.deletes_unanswered++;
 		if (e->state == E_REMOVING)
@@ -861,10 +892,8 @@ on_flow_removed(struct offload *o, const uint8_t *msg, size_t len, uint64_t now_
 	count_switch(o, e, fr.packet_count, fr.byte_count);
 	e->live &= (uint8_t)~dir;
 	e->deleting &= (uint8_t)~dir;
-	if (e->deleting == 0 && e->in_waiting) {
-		TAILQ_REMOVE(&o->waiting, e, waiting_link);
-		e->in_waiting = false;
-	}
+	if (e->deleting == 0)
+		unwait(o, e);
 	if (fr.reason == OFPRR_IDLE_TIMEOUT) {
 		e->idle_dirs |= (uint8_t)dir;
 		o->st.removed_idle++;
@@ -908,10 +937,8 @@ on_error(struct offload *o, const uint8_t *msg, size_t len, uint64_t now_ms)
 		maybe_settled(o, e, now_ms);
 	} else if (e->state == E_REMOVING) {
 		e->deleting &= (uint8_t)~dir; /* a refused delete: no FLOW_REMOVED will come */
-		if (e->deleting == 0 && e->in_waiting) {
-			TAILQ_REMOVE(&o->waiting, e, waiting_link);
-			e->in_waiting = false;
-		}
+		if (e->deleting == 0)
+			unwait(o, e);
 		maybe_settled(o, e, now_ms);
 	}
 }
@@ -1024,10 +1051,7 @@ offload_ask(struct offload *o, const struct offload_ask *a, uint64_t now_ms)
 		}
 	} else {
 		e->ask = *a; /* back again (returned earlier): its counts so far stay */
-		if (e->in_parked) {
-			TAILQ_REMOVE(&o->parked, e, parked_link);
-			e->in_parked = false;
-		}
+		unpark(o, e);
 	}
 	if (!decide(o, e, &d)) {
 		set_state(o, e, E_RETURNED);
@@ -1076,8 +1100,12 @@ offload_record(struct offload *o, const struct flow_record *rec, uint64_t now_ms
 		e = lookup(o, &rec->key);
 	}
 	if (e == NULL || e->ask.flow_id != rec->flow_id) {
+		/* Refused before it had rules (or forgotten): the switch never carried it. */
+		struct flow_record r = *rec;
+
+		r.offloaded = 0;
 		o->st.records_without_counts++;
-		o->p.write_record(o->p.ctx, rec);
+		o->p.write_record(o->p.ctx, &r);
 		return;
 	}
 	switch (e->state) {
@@ -1130,12 +1158,8 @@ offload_policy(struct offload *o, const struct policy *p, uint64_t now_ms)
 		    (d.action == POLICY_CHAIN && d.chain != e->chain)) {
 			/* Decided otherwise: off the switch; the worker decides it again itself. */
 			o->st.policy_removed++;
-			if (e->state == E_QUEUED) {
-				start_removal(o, e, THEN_RETURN);
-				maybe_settled(o, e, now_ms);
-			} else {
-				start_removal(o, e, THEN_RETURN);
-			}
+			start_removal(o, e, THEN_RETURN);
+			maybe_settled(o, e, now_ms); /* queued, never installed: settled at once */
 			continue;
 		}
 		if (e->state != E_INSTALLED)
@@ -1170,8 +1194,7 @@ send_removals(struct offload *o, uint64_t now_ms)
 				return; /* the connection's queue is full: the rest later */
 			await_deletes(o, e, (uint8_t)dir, now_ms);
 		}
-		TAILQ_REMOVE(&o->removals, e, removal_link);
-		e->queued_removal = false;
+		unqueue_removal(o, e);
 	}
 }
 
@@ -1190,9 +1213,6 @@ send_installs(struct offload *o)
 		actions_of(o, e, &acts);
 		if (acts.overflow) {
 			/* Cannot happen within OF_MSG_MAX; never install a truncated action list. */
-			TAILQ_REMOVE(&o->installs, e, install_link);
-			e->queued_install = false;
-			o->n_installs--;
 			o->st.refused_error++;
 			start_removal(o, e, THEN_REFUSE);
 			continue;
@@ -1204,13 +1224,13 @@ send_installs(struct offload *o)
 				continue; /* a rewrite only where there are rules; an add where not yet */
 			if (send_flow_mod(o, e, dir, cmd, &acts) != 0)
 				return; /* the connection's queue is full: the rest later */
-			if (cmd == OFPFC_ADD)
+			if (cmd == OFPFC_ADD) {
 				e->live |= (uint8_t)dir;
+				e->installed_ever = true;
+			}
 		}
 		e->actions_hash = fnv1a(acts.data, acts.len);
-		TAILQ_REMOVE(&o->installs, e, install_link);
-		e->queued_install = false;
-		o->n_installs--;
+		unqueue_install(o, e);
 		if (e->rewrite)
 			o->st.policy_modified++;
 		else
@@ -1227,8 +1247,7 @@ expire_parked(struct offload *o, uint64_t now_ms)
 	struct entry *e;
 
 	while ((e = TAILQ_FIRST(&o->parked)) != NULL && now_ms >= e->deadline_ms) {
-		TAILQ_REMOVE(&o->parked, e, parked_link);
-		e->in_parked = false;
+		unpark(o, e);
 		if (e->state == E_GONE) {
 			o->st.orphans++; /* no record came: the worker lost it */
 			entry_free(o, e);
@@ -1277,12 +1296,6 @@ offload_tick(struct offload *o, uint64_t now_ms)
 void
 offload_stop(struct offload *o, uint64_t now_ms)
 {
-	struct of_flow_mod del = {
-		.cookie = o->cookie_base,
-		.cookie_mask = OFFLOAD_COOKIE_MASK,
-		.table_id = OFPTT_ALL,
-		.command = OFPFC_DELETE,
-	};
 	struct of_buf b;
 	uint32_t i;
 
@@ -1302,7 +1315,7 @@ offload_stop(struct offload *o, uint64_t now_ms)
 	if (!o->connected || o->resyncing)
 		return; /* nothing to ask now; a resync's delete-all is the stop's */
 	memset(&b, 0, sizeof(b));
-	of_flow_mod(&b, xid_next(o), &del);
+	put_delete_all(o, &b);
 	if (send_msg(o, &b) != 0)
 		return; /* the connection's queue is full: the next flowtag deletes them */
 	o->st.flow_mods++;
@@ -1311,23 +1324,8 @@ offload_stop(struct offload *o, uint64_t now_ms)
 	for (i = 0; i < o->n_slots; i++) {
 		struct entry *e = o->slots[i];
 
-		if (e == NULL || e->live == 0)
-			continue;
-		if (e->queued_removal) {
-			TAILQ_REMOVE(&o->removals, e, removal_link);
-			e->queued_removal = false;
-		}
-		if (e->state == E_INSTALLED) {
-			if (e->queued_install) {
-				TAILQ_REMOVE(&o->installs, e, install_link);
-				e->queued_install = false;
-				o->n_installs--;
-			}
-			e->rewrite = false;
-			e->then = THEN_RETURN; /* no notice while stopping */
-			set_state(o, e, E_REMOVING);
-		}
-		await_deletes(o, e, e->live, now_ms);
+		if (e != NULL && e->live != 0)
+			deleted_by_all(o, e, now_ms); /* no notice follows while stopping */
 	}
 }
 
