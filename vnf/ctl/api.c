@@ -25,6 +25,7 @@
 #include "stat_item.h"
 
 #define SMALL_BODY (256 * 1024)
+#define RECORD_JSON_TYPICAL 768 /* a record's JSON line, most of the time (the longest: 4 KiB) */
 #define WORKER_TIMEOUT_MS 2000
 #define FLUSH_TIMEOUT_MS 30000 /* a flush writes every record: longer */
 
@@ -56,6 +57,25 @@ start(struct json_buf *b, size_t size)
 	if (p == NULL)
 		return false;
 	json_init(b, p, size);
+	return true;
+}
+
+/* Room for `more` bytes after what is written (the buffer from start() grows). */
+static bool
+reserve(struct json_buf *b, size_t more)
+{
+	size_t need = b->used + more + 1, len = b->len * 2 > need ? b->len * 2 : need;
+	char *p;
+
+	if (need <= b->len)
+		return true;
+	p = realloc(b->p, len);
+	if (p == NULL) {
+		b->overflow = true;
+		return false;
+	}
+	b->p = p;
+	b->len = len;
 	return true;
 }
 
@@ -433,14 +453,17 @@ flows_done(void *ctx, const struct datapath_result *res)
 
 	if (res->status != 0) {
 		workers_error(&resp, -res->status);
-	} else if (start(&b, (size_t)res->n_flows * FLOW_RECORD_JSON_MAX + 256)) {
+	} else if (start(&b, (size_t)res->n_flows * RECORD_JSON_TYPICAL + 256)) {
+		/* Sized for typical records and grown for long ones: 10,000 records at their
+		 * longest possible size would be 40 MB a request, for answers of a few. */
 		json_printf(&b, "{\"offset\":%u,\"limit\":%u,\"returned\":%u,\"more\":%s,\"flows\":[",
 			    pd->offset, pd->limit, res->n_flows, res->more ? "true" : "false");
 		for (i = 0; i < res->n_flows; i++) {
 			char line[FLOW_RECORD_JSON_MAX];
+			int n = flow_record_to_json(&res->flows[i], datapath_names(api->dp), line,
+						    sizeof(line));
 
-			if (flow_record_to_json(&res->flows[i], datapath_names(api->dp), line,
-						sizeof(line)) > 0)
+			if (n > 0 && reserve(&b, (size_t)n + 8))
 				json_printf(&b, "%s%s", i ? "," : "", line);
 		}
 		json_printf(&b, "]}");
