@@ -109,6 +109,16 @@ conn_close(struct httpd_conn *c, bool notify)
 	h->st.open--;
 }
 
+/* The client has hung up (its end is all that is left to read, or the connection reset). */
+static bool
+peer_gone(const struct httpd_conn *c)
+{
+	char byte;
+	ssize_t n = recv(bufferevent_getfd(c->bev), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+
+	return n == 0 || (n < 0 && (errno == ECONNRESET || errno == EPIPE || errno == ENOTCONN));
+}
+
 static void
 send_answer(struct httpd_conn *c, const struct httpd_response *r, bool close_after)
 {
@@ -197,6 +207,13 @@ dispatch(struct httpd_conn *c, const char *body)
 void
 httpd_respond(struct httpd_conn *c, const struct httpd_response *resp)
 {
+	if (c->state == CONN_HANDLING && peer_gone(c)) {
+		/* Nobody to read it: queued, it would only count against max_output_bytes
+		 * (refusing live clients) until the write fails. */
+		free(resp->owned);
+		conn_close(c, false);
+		return;
+	}
 	if (c->state == CONN_HANDLING)
 		send_answer(c, resp, false);
 	else
@@ -385,6 +402,22 @@ oldest_idle(struct httpd *h)
 	return best;
 }
 
+/*
+ * A connection whose client has already hung up, its end not read yet (the loop is busy): the
+ * first to go when the server is full, whatever it was doing (an answer it waits for is
+ * cancelled), before a live idle one.
+ */
+static struct httpd_conn *
+hung_up(struct httpd *h)
+{
+	struct httpd_conn *c;
+
+	for (c = h->conns; c != NULL; c = c->next)
+		if (c->state != CONN_WRITING && c->state != CONN_CLOSING && peer_gone(c))
+			return c;
+	return NULL;
+}
+
 static bool
 is_loopback(const struct sockaddr *sa)
 {
@@ -411,8 +444,15 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int
 	(void)l;
 	(void)salen;
 	if (h->st.open >= h->p.max_connections) {
-		struct httpd_conn *victim = oldest_idle(h);
+		struct httpd_conn *victim = hung_up(h);
 
+		if (victim != NULL) {
+			h->st.idle_closed++;
+			conn_close(victim, true);
+			victim = NULL;
+			goto room;
+		}
+		victim = oldest_idle(h);
 		if (victim == NULL) {
 			/* Best effort, never blocking: the client learns why, if it listens. */
 			ssize_t sent = send(fd, full, sizeof(full) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -425,6 +465,7 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int
 		h->st.idle_closed++;
 		conn_close(victim, false);
 	}
+room:
 	c = calloc(1, sizeof(*c));
 	if (c == NULL) {
 		evutil_closesocket(fd);
