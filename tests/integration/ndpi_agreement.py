@@ -81,7 +81,7 @@ def compare(capture_name, expected_rows, records):
                          r["vlan"])
         by_key.setdefault(k, []).append(r)
     stats = {"flows": 0, "label_ok": 0, "host_checked": 0, "host_ok": 0, "missing": 0,
-             "packets_ok": 0, "extra": 0}
+             "packets_ok": 0, "directions_ok": 0, "directions_off": 0, "extra": 0}
     diffs = []
     seen = set()
     for row in expected_rows:
@@ -106,6 +106,16 @@ def compare(capture_name, expected_rows, records):
         got = sum(r["packets"] for r in recs)
         if got == want:
             stats["packets_ok"] += 1
+            # Each direction's share too (RFC 5103 reverse counts). ndpiReader's rows do not
+            # say which endpoint began the flow, so the pair is compared, not its order.
+            c2s, s2c = int(row["c2s_pkts"]), int(row["s2c_pkts"])
+            rev = sum(r["reverse_packets"] for r in recs)
+            if sorted((got - rev, rev)) == sorted((c2s, s2c)):
+                stats["directions_ok"] += 1
+            else:
+                stats["directions_off"] += 1
+                print("DIRECTIONS differ: %s %s: ndpiReader %d and %d, flowtag %d and %d"
+                      % (capture_name, key_text(k), c2s, s2c, got - rev, rev))
         else:
             diffs.append((k, "packets", str(want), str(got)))
         if row["host"] and row["app_proto"] != "SSH" and row["master_proto"] != "SSH":
@@ -143,7 +153,7 @@ def main():
     captures = sorted(n for n in os.listdir(a.pcaps) if n.endswith(CAPTURE_SUFFIXES))
     known = load_expectations(a.expectations)
     totals = {"flows": 0, "label_ok": 0, "host_checked": 0, "host_ok": 0, "missing": 0,
-              "split": 0, "packets_ok": 0, "extra": 0}
+              "split": 0, "packets_ok": 0, "directions_ok": 0, "directions_off": 0, "extra": 0}
     workers_used = set()
     found = {}
     with tempfile.TemporaryDirectory(prefix="flowtag-agreement-") as tmp:
@@ -179,6 +189,8 @@ def main():
     print("  hosts:  %d of %d flows with a host (%.2f%%)" % (totals["host_ok"],
                                                           totals["host_checked"], 100 * host_rate))
     print("  packets per flow: %d of %d flows" % (totals["packets_ok"], totals["flows"]))
+    print("  of those, each direction's packets: %d (%d differ)" % (totals["directions_ok"],
+                                                                   totals["directions_off"]))
     print("  missing flows: %d, extra flows: %d" % (totals["missing"], totals["extra"]))
     print("  workers that classified: %s" % sorted(workers_used))
 
@@ -201,6 +213,10 @@ def main():
     unexplained_missing = [d for d in unexplained if d[2] == "flow"]
     if unexplained_missing:
         print("FAIL: %d expected flows missing" % len(unexplained_missing))
+        failed = True
+    if totals["directions_off"]:
+        print("FAIL: %d flows split their packets between directions otherwise"
+              % totals["directions_off"])
         failed = True
     if totals["split"]:
         print("FAIL: %d flows had packets on two workers" % totals["split"])

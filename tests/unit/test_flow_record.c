@@ -55,6 +55,8 @@ record_fields(void **state)
 	r.flow_id = 7;
 	r.packets = 3;
 	r.bytes = 1500;
+	r.rev_packets = 1;
+	r.rev_bytes = 400;
 	r.first_ms = 1000;
 	r.last_ms = 2000;
 	r.verdict.master_proto = (uint16_t)dpi_proto_id(names, "QUIC");
@@ -74,7 +76,8 @@ record_fields(void **state)
 	assert_non_null(strstr(buf, "\"host\":\"r1---sn.googlevideo.com\""));
 	assert_non_null(strstr(buf, "\"ja3c\":\"0123456789abcdef0123456789abcdef\""));
 	assert_non_null(strstr(buf, "\"risk\":[\"XSS Attack\"]"));
-	assert_non_null(strstr(buf, "\"packets\":3,\"bytes\":1500,\"first_seen_ms\":1000,"
+	assert_non_null(strstr(buf, "\"packets\":3,\"bytes\":1500,\"reverse_packets\":1,"
+				    "\"reverse_bytes\":400,\"first_seen_ms\":1000,"
 				    "\"last_seen_ms\":2000"));
 
 	/* Too small a buffer is an error, never a truncated object. */

@@ -9,6 +9,11 @@
 
 #include <ndpi/ndpi_api.h>
 
+#include "flow_table.h"
+
+/* A flow entry keeps protocol ids in 10 bits. */
+_Static_assert(NDPI_NUM_BITS <= FLOW_PROTO_ID_MAX + 1, "nDPI protocol ids fit a flow entry");
+
 struct dpi {
 	struct ndpi_detection_module_struct *ndpi;
 	uint8_t *states; /* max_states * state_size bytes */

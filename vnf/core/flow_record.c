@@ -129,9 +129,11 @@ flow_record_to_json(const struct flow_record *r, const struct dpi *names, char *
 		json_string(&b, name);
 		first = false;
 	}
-	json_printf(&b, "],\"packets\":%llu,\"bytes\":%llu,\"first_seen_ms\":%llu,\"last_seen_ms\":%llu",
-		(unsigned long long)r->packets, (unsigned long long)r->bytes, (unsigned long long)r->first_ms,
-		(unsigned long long)r->last_ms);
+	json_printf(&b, "],\"packets\":%llu,\"bytes\":%llu,\"reverse_packets\":%llu,\"reverse_bytes\":%llu",
+		    (unsigned long long)r->packets, (unsigned long long)r->bytes,
+		    (unsigned long long)r->rev_packets, (unsigned long long)r->rev_bytes);
+	json_printf(&b, ",\"first_seen_ms\":%llu,\"last_seen_ms\":%llu", (unsigned long long)r->first_ms,
+		    (unsigned long long)r->last_ms);
 	json_printf(&b, ",\"end\":\"%s\"", flow_end_reason_name((enum flow_end_reason)r->end_reason));
 	json_printf(&b, ",\"chain\":");
 	if (r->action == POLICY_CHAIN)

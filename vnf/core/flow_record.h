@@ -31,6 +31,8 @@ struct flow_record {
 	uint8_t dpi_state; /* enum flow_dpi_state */
 	uint64_t packets; /* all of them: flowtag's and, once merged, the switch's */
 	uint64_t bytes;
+	uint64_t rev_packets; /* of those, the responder's (RFC 5103's reverse direction) */
+	uint64_t rev_bytes;
 	uint64_t first_ms;
 	uint64_t last_ms;
 	struct dpi_verdict verdict;

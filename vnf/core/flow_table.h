@@ -63,12 +63,15 @@ enum flow_end_reason {
 #define FLOW_NO_SLOT UINT32_MAX
 
 /*
- * One flow, 56 bytes: with the index's two 4-byte slots per flow, 64 bytes a flow, one cache
- * line. The key is stored compactly (IPv4 addresses inline; an IPv6 address pair lives in the
+ * One flow, 64 bytes, one cache line (entries are line-aligned), plus the index's two 4-byte
+ * slots. The key is stored compactly (IPv4 addresses inline; an IPv6 address pair lives in the
  * table's IPv6 pool and the entry holds its index), times are milliseconds from the table's
  * epoch, and what nDPI learnt (host, JA3, risks) is interned elsewhere and referenced by
- * meta_id. The table maintains key, times and the timeout class; the rest is the worker's.
- * Use flow_table_key() and flow_table_first_ms()/last_ms() to read key and times.
+ * meta_id. Counts are kept for the whole flow and for its reverse direction (RFC 5103: the
+ * responder's packets, the endpoint that did not send the first one), so both directions are
+ * known without a second line. The table maintains key, times and the timeout class; the
+ * rest is the worker's. Use flow_table_key() and flow_table_first_ms()/last_ms() to read key
+ * and times.
  */
 struct flow_entry {
 	uint32_t lo_addr; /* IPv4 address, network order; IPv6: the pool index (in both) */
@@ -78,32 +81,37 @@ struct flow_entry {
 	uint16_t vlan;
 	uint8_t l4_proto;
 	uint8_t ip_version; /* 0: the entry is free */
-	uint32_t packets;
+	uint32_t packets; /* both directions */
+	uint32_t rev_packets; /* from the responder */
 	uint32_t first_rel_ms; /* from the table's epoch */
 	uint32_t last_rel_ms;
 	union {
 		uint32_t dpi_slot; /* FLOW_F_IN_DPI: its nDPI state slot */
 		uint32_t meta_id; /* otherwise: its interned metadata (the worker's), 0 if none */
 	};
-	uint64_t bytes : 48;
-	uint64_t verdict_packet : 16; /* the first packet carrying the decision (saturates) */
 	uint32_t flow_id; /* unique per worker, carried in NSH C3 */
-	uint16_t master_proto;
-	uint16_t app_proto;
+	uint64_t bytes : 48; /* both directions */
+	uint64_t verdict_packet : 12; /* the first packet carrying the decision (saturates) */
+	uint64_t action : 2; /* enum policy_action, once FLOW_F_DECIDED */
+	uint64_t offload : 2; /* enum flow_offload_state (the worker's) */
+	uint64_t rev_bytes : 48; /* from the responder */
+	uint64_t category : 8;
+	uint64_t flags : 8;
 	/*
 	 * The worker's policy generation that decided the flow. 32 bits and never reused while
 	 * a flow can carry it (see worker.c): with 8 bits, 256 swaps made an old chain index
 	 * look current and tagged a flow for the wrong chain.
 	 */
 	uint32_t policy_gen;
-	uint8_t category;
-	uint8_t flags;
-	uint8_t chain; /* the chain's index in the policy, for POLICY_CHAIN */
-	uint8_t tclass : 3; /* enum flow_timeout_class */
-	uint8_t action : 2; /* enum policy_action, once FLOW_F_DECIDED */
-	uint8_t offload : 2; /* enum flow_offload_state (the worker's) */
-	uint8_t offloaded_ever : 1; /* the switch carried (or was asked to carry) some of it */
+	uint32_t master_proto : 10; /* nDPI ids are below NDPI_NUM_BITS (512) */
+	uint32_t app_proto : 10;
+	uint32_t chain : 8; /* the chain's index in the policy, for POLICY_CHAIN */
+	uint32_t tclass : 3; /* enum flow_timeout_class */
+	uint32_t offloaded_ever : 1; /* the switch carried (or was asked to carry) some of it */
 };
+
+#define FLOW_VERDICT_PACKET_MAX 4095u
+#define FLOW_PROTO_ID_MAX 1023u
 
 /* flow_entry.offload: where a decided flow stands with the switch (worker.c, offload.c). */
 enum flow_offload_state {

@@ -304,7 +304,7 @@ decide(struct worker *w, struct flow_entry *e, bool by_packet, const struct dpi_
 	/* The first packet to carry the decision; packets + 1 when none does (saturating). */
 	uint32_t vp = e->packets - held + (by_packet ? 0 : 1);
 
-	e->verdict_packet = vp < UINT16_MAX ? vp : UINT16_MAX;
+	e->verdict_packet = vp < FLOW_VERDICT_PACKET_MAX ? vp : FLOW_VERDICT_PACKET_MAX;
 	w->st.app_flows[e->app_proto % WORKER_MAX_APPS]++;
 	w->st.category_flows[e->category % WORKER_MAX_CATEGORIES]++;
 	w->st.flows_by_action[d.action]++;
@@ -353,6 +353,8 @@ fill_record(const struct worker *w, const struct flow_entry *e, struct flow_reco
 	rec->initiator_hi = (e->flags & FLOW_F_INITIATOR_HI) != 0;
 	rec->packets = e->packets;
 	rec->bytes = e->bytes;
+	rec->rev_packets = e->rev_packets;
+	rec->rev_bytes = e->rev_bytes;
 	rec->first_ms = flow_table_first_ms(w->flows, e);
 	rec->last_ms = flow_table_last_ms(w->flows, e);
 	rec->verdict.master_proto = e->master_proto;
@@ -631,6 +633,10 @@ process_one(struct worker *w, const struct worker_pkt *pkt, const struct pkt_sta
 	e = flow_for_packet(w, ps);
 	e->packets++;
 	e->bytes += pkt->wire_len;
+	if (ps->from_hi != ((e->flags & FLOW_F_INITIATOR_HI) != 0)) {
+		e->rev_packets++;
+		e->rev_bytes += pkt->wire_len;
+	}
 	tc = pi->l4_proto == IPPROTO_TCP ? tcp_update(e, pi->tcp_flags, ps->from_hi)
 					 : (enum flow_timeout_class)e->tclass;
 	if (e->offload == FLOW_OFFLOAD_ASKED) {

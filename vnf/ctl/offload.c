@@ -82,6 +82,7 @@ struct entry {
 	uint32_t actions_hash;
 	uint32_t xid[2]; /* the last FLOW_MOD per direction (an ERROR names it) */
 	uint64_t packets, bytes; /* from FLOW_REMOVEDs */
+	uint64_t hi_lo_packets, hi_lo_bytes; /* of those, the rule from the key's hi endpoint */
 	uint64_t deadline_ms; /* parked record, or E_GONE */
 	uint64_t delete_deadline_ms; /* deletes sent: their FLOW_REMOVEDs are due by then */
 	struct flow_record *record; /* parked */
@@ -420,6 +421,9 @@ write_merged(struct offload *o, struct entry *e, struct flow_record *rec)
 	rec->offloaded_bytes += e->bytes;
 	rec->packets += e->packets;
 	rec->bytes += e->bytes;
+	/* The responder's direction is the one the first packet did not take. */
+	rec->rev_packets += rec->initiator_hi ? e->packets - e->hi_lo_packets : e->hi_lo_packets;
+	rec->rev_bytes += rec->initiator_hi ? e->bytes - e->hi_lo_bytes : e->hi_lo_bytes;
 	o->st.records_merged++;
 	o->p.write_record(o->p.ctx, rec);
 }
@@ -889,6 +893,10 @@ on_flow_removed(struct offload *o, const uint8_t *msg, size_t len, uint64_t now_
 	}
 	e->packets += fr.packet_count;
 	e->bytes += fr.byte_count;
+	if (dir == DIR_HI_LO) {
+		e->hi_lo_packets += fr.packet_count;
+		e->hi_lo_bytes += fr.byte_count;
+	}
 	count_switch(o, e, fr.packet_count, fr.byte_count);
 	e->live &= (uint8_t)~dir;
 	e->deleting &= (uint8_t)~dir;
