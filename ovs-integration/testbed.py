@@ -13,18 +13,23 @@ flows finished so far.
 
   testbed.py --flowtag BUILD/vnf/flowtag [--config sfc-demo.yaml] [--duration S]
              [--summary-json FILE] [--rate PPS] [--flows N] [--egress-pcap FILE] [--keep]
-             [--offload] [--mix realistic|long|short]
+             [--offload] [--mix realistic|long|short] [--ipfix udp://HOST:PORT]
              [--ovs-db SOCK [--ovs-rundir DIR]]     (attach to an OVS you already run)
 
 --offload: flowtag installs each decided flow's rules in OVS (table 5, over OpenFlow on the
 bridge's management socket) and OVS carries the rest of the flow itself; the view then shows
 how many flows OVS carries and the share of packets that still reached flowtag.
 
+--ipfix: flowtag also exports its flow records over IPFIX to that collector (e.g. nfcapd:
+`nfcapd -b 127.0.0.1 -p 4739 -w DIR`, then `nfdump -R DIR -o "fmt:%ts %sa %da %nbid %ibyt %obyt"`);
+instance i uses observation domain i. The view shows what left for the collector.
+
 Without --duration it runs until Ctrl-C. The summary:
   {"chains": {NAME: {"packets": N, "flows": N}}, "egress": {"packets": N},
    "apps": {APP: {"packets": N, "flows": N}},
    "offload": {"flows_offloaded": N, "installed": N, "switch_packets": N,
-               "flowtag_rx_packets": N, "access_packets": N, "flowtag_share": F}}   (--offload)
+               "flowtag_rx_packets": N, "access_packets": N, "flowtag_share": F},   (--offload)
+   "ipfix": {"records": N, "not_exported": N, "messages": N}}                  (--ipfix)
 chains: packets = the chain's last-hop rule counter; flows = distinct two-way TCP/UDP flows OVS
 learnt at that hop (before its verdict a flow's packets take the default chain, so it counts
 there too); egress = packets the egress port sent; apps = flowtag's flow records.
@@ -67,7 +72,7 @@ class Testbed:
 
     def __init__(self, flowtag, config, rate=2000, flows_per_pass=100, rundir=None,
                  db_sock=None, ovs_rundir=None, log=print, instances=1, image=None,
-                 offload=False):
+                 offload=False, ipfix=None):
         self.flowtag = os.path.abspath(flowtag)
         self.config = os.path.abspath(config)
         self.rate, self.flows_per_pass = rate, flows_per_pass
@@ -94,6 +99,7 @@ class Testbed:
             raise RuntimeError("--offload runs flowtag from the host binary (the container "
                                "would need the bridge's management socket mounted)")
         self.offload = offload
+        self.ipfix = ipfix
 
     # ---- configs for flowtag and the service functions ----
 
@@ -108,6 +114,8 @@ class Testbed:
             f.write(policy_text)
             # The vhost-user ports' MTU (ovs.VHOST_MTU): a larger tagged frame is counted.
             f.write("\ndatapath: {mtu: %d}\n" % ovslib.VHOST_MTU)
+            if self.ipfix:
+                f.write(self.ipfix_section(0))
         for i, vnf in enumerate(self.vnfs):
             with open(os.path.join(self.dir, "flowtag%d.yaml" % i), "w") as f:
                 f.write(policy_text)
@@ -123,6 +131,8 @@ class Testbed:
                 if self.offload:
                     f.write(pipeline.offload_section(self.ovs.rundir, BRIDGE, {
                         "access": PORT_ACCESS, "vnf": self.vnf_ports}, i))
+                if self.ipfix:
+                    f.write(self.ipfix_section(i))
         with open(os.path.join(self.dir, "sf.yaml"), "w") as f:
             f.write("eal: {lcores: \"0,1\", memory_mb: 256, file_prefix: ftb-sf-%s}\n" % self.id)
             # Six ports with 1024-descriptor rings: enough mbufs to keep every ring filled.
@@ -133,6 +143,26 @@ class Testbed:
                         "queue_size=1024\"\n" % (name, i, self.sock(name)))
         with open(os.path.join(self.dir, "empty.pcap"), "wb") as f:
             f.write(bytes.fromhex("d4c3b2a1020004000000000000000000ffff000001000000"))
+
+    def ipfix_section(self, i):
+        # Interim records every minute: a demo's long flows show up while they last.
+        return ("export:\n  ipfix:\n    collector: \"%s\"\n    observation_domain: %d\n"
+                "    active_timeout: 60\n" % (self.ipfix, i))
+
+    def ipfix_counts(self):
+        """What left for the IPFIX collector (live, from the API); None without --ipfix."""
+        if not self.ipfix:
+            return None
+        out = {"records": 0, "not_exported": 0, "messages": 0}
+        for i in range(self.instances):
+            st = self.api("/v1/stats", i)
+            if not st or not st.get("ipfix"):
+                return None
+            x = st["ipfix"]
+            out["records"] += x["records"] - x["records_not_exported"]
+            out["not_exported"] += x["records_not_exported"]
+            out["messages"] += x["messages"]
+        return out
 
     def sock(self, name):
         return os.path.join(self.dir, name + ".sock")
@@ -415,6 +445,10 @@ def show(tb, elapsed, final=False):
                      "packets itself; %.1f%% of the access port's packets reached flowtag" % (
                          off["flows_offloaded"], off["installed"], off["switch_packets"],
                          100.0 * off["flowtag_share"]))
+    ipfix = tb.ipfix_counts()
+    if ipfix is not None:
+        lines.append("ipfix: %d records to %s in %d messages, %d not exported" % (
+            ipfix["records"], tb.ipfix, ipfix["messages"], ipfix["not_exported"]))
     lines.append("%-24s %10s %8s   (flowtag, finished flows)" % ("application", "packets",
                                                                   "flows"))
     for label, c in sorted(apps.items(), key=lambda kv: -kv[1]["packets"])[:16]:
@@ -440,6 +474,8 @@ def main():
     ap.add_argument("--image", help="run flowtag from this container image (podman)")
     ap.add_argument("--offload", action="store_true",
                     help="OVS carries each flow itself once flowtag decided it (OpenFlow)")
+    ap.add_argument("--ipfix", metavar="URL",
+                    help="also export flow records over IPFIX (udp://HOST:PORT or tcp://...)")
     ap.add_argument("--mix", choices=("realistic", "long", "short"), default="realistic",
                     help="the generator's traffic mix (long: long-lived flows)")
     ap.add_argument("--ovs-db", metavar="SOCK",
@@ -456,7 +492,7 @@ def main():
     signal.signal(signal.SIGTERM, lambda *_: stop.update(now=True))
     tb = Testbed(a.flowtag, a.config, rate=a.rate, flows_per_pass=a.flows, db_sock=a.ovs_db,
                  ovs_rundir=a.ovs_rundir if a.ovs_db else None, instances=a.instances,
-                 image=a.image, offload=a.offload)
+                 image=a.image, offload=a.offload, ipfix=a.ipfix)
     try:
         tb.up()
         tb.start_traffic(a.duration, mix=a.mix)
@@ -470,6 +506,7 @@ def main():
         chains, egress = tb.chain_counts(), tb.egress_packets()
         offload = tb.offload_counts()
         rc = 0
+        ipfix = tb.ipfix_counts()  # (the final records go at the stop; the log counts them)
         for i in range(tb.instances):
             rc = rc or tb.stop_flowtag(i=i)  # SIGTERM: every flow's record is written
         apps = tb.app_counts()
@@ -481,6 +518,8 @@ def main():
                 summary = {"chains": chains, "egress": {"packets": egress}, "apps": apps}
                 if offload is not None:
                     summary["offload"] = offload
+                if ipfix is not None:
+                    summary["ipfix"] = ipfix
                 json.dump(summary, f, indent=2, sort_keys=True)
         if rc != 0:
             print("testbed: flowtag exited %s; see its log" % rc, file=sys.stderr)

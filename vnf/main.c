@@ -36,6 +36,7 @@
 #include "eal.h"
 #include "log.h"
 #include "flow_record.h"
+#include "ipfix.h"
 
 #define EXIT_USAGE 2
 
@@ -516,6 +517,28 @@ cmd_run(int argc, char **argv, const char *prog, bool service_function)
 	return rc;
 }
 
+/* --ipfix URL: the collector, over the config's export.ipfix.collector ("" = none). */
+static int
+set_ipfix_collector(struct config *cfg, const char *target)
+{
+	char host[200], port[8];
+	const char *why;
+	bool tcp;
+
+	if (target[0] != '\0' &&
+	    (why = ipfix_target_parse(target, &tcp, host, sizeof(host), port, sizeof(port))) != NULL) {
+		fprintf(stderr, "flowtag: --ipfix '%s': %s\n", target, why);
+		return -1;
+	}
+	if (strlen(target) >= sizeof(cfg->ipfix_collector)) {
+		fprintf(stderr, "flowtag: --ipfix: longer than %zu bytes\n",
+			sizeof(cfg->ipfix_collector) - 1);
+		return -1;
+	}
+	snprintf(cfg->ipfix_collector, sizeof(cfg->ipfix_collector), "%s", target);
+	return 0;
+}
+
 static int
 cmd_replay(int argc, char **argv, const char *prog)
 {
@@ -527,11 +550,12 @@ cmd_replay(int argc, char **argv, const char *prog)
 		{"loop-pause", required_argument, NULL, 'p'},
 		{"api", required_argument, NULL, 'a'},
 		{"pps", required_argument, NULL, 'r'},
+		{"ipfix", required_argument, NULL, 'i'},
 		{NULL, 0, NULL, 0},
 	};
 	struct replay_params rp = {.loop_pause_ms = 1000};
 	struct drive_opts dro = {0};
-	const char *path = NULL, *flows = NULL;
+	const char *path = NULL, *flows = NULL, *ipfix = NULL;
 	struct replay *replay;
 	char err[1024];
 	struct config cfg;
@@ -563,6 +587,9 @@ cmd_replay(int argc, char **argv, const char *prog)
 			if (parse_count(optarg, "--pps", 100000000, &rp.pps) != 0)
 				return EXIT_USAGE;
 			break;
+		case 'i':
+			ipfix = optarg;
+			break;
 		default:
 			usage(stderr);
 			return EXIT_USAGE;
@@ -574,6 +601,10 @@ cmd_replay(int argc, char **argv, const char *prog)
 	}
 	if (load_config(&cfg, path) != 0)
 		return EXIT_USAGE;
+	if (ipfix != NULL && set_ipfix_collector(&cfg, ipfix) != 0) {
+		config_release(&cfg);
+		return EXIT_USAGE;
+	}
 	if (rp.out_path != NULL) {
 		struct stat st;
 

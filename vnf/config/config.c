@@ -12,6 +12,7 @@
 
 #include <yaml.h>
 
+#include "ipfix.h"
 #include "policy_yaml.h"
 #include "yaml_doc.h"
 #include "yaml_schema.h"
@@ -62,6 +63,12 @@ config_defaults(struct config *cfg)
 	cfg->offload_flow_mods_per_s = 2000;
 	cfg->offload_scratch_xxreg = 3;
 	cfg->offload_removal_wait_ms = 2000;
+	cfg->ipfix_template_refresh_ms = 60 * 1000;
+	cfg->ipfix_active_timeout_ms = 300 * 1000;
+	cfg->ipfix_enterprise_number = IPFIX_PEN_DOCUMENTATION;
+	cfg->ipfix_message_bytes = 1400; /* one Ethernet frame with room for tunnels */
+	cfg->ipfix_queue_bytes = 4u << 20;
+	cfg->ipfix_long_flows = 100000;
 }
 
 const struct policy_spec *
@@ -274,6 +281,21 @@ check_switch(struct yaml_loader *ld, void *target, const struct yaml_key *k, yam
 		     k->name, t);
 }
 
+/* udp://HOST:PORT or tcp://HOST:PORT (ipfix_conn.c sends to it). */
+static void
+check_collector(struct yaml_loader *ld, void *target, const struct yaml_key *k, yaml_node_t *v)
+{
+	const char *t = ((struct config *)target)->ipfix_collector, *why;
+	char host[200], port[8];
+	bool tcp;
+
+	if (t[0] == '\0')
+		return;
+	why = ipfix_target_parse(t, &tcp, host, sizeof(host), port, sizeof(port));
+	if (why != NULL)
+		yaml_fail_at(ld, v, "'%s': %s, found '%s'", k->name, why, t);
+}
+
 /* The policy sections fill the spec, made when the first of them appears. */
 static struct policy_spec *
 spec_of(struct yaml_loader *ld, struct config *cfg, yaml_node_t *at)
@@ -456,6 +478,42 @@ static const struct yaml_key offload_keys[] = {
 	{.name = NULL},
 };
 
+static const struct yaml_key ipfix_keys[] = {
+	{.name = "collector", .type = YAML_KEY_STRING, .offset = CFG(ipfix_collector),
+	 .size = sizeof(((struct config *)0)->ipfix_collector), .handle = check_collector,
+	 .help = "udp://HOST:PORT or tcp://HOST:PORT of the IPFIX collector (\"\" = no export)"},
+	{.name = "observation_domain", .type = YAML_KEY_UINT, .offset = CFG(ipfix_domain), .min = 0,
+	 .max = UINT32_MAX, .help = "the observation domain id in every message"},
+	{.name = "template_refresh", .type = YAML_KEY_SECONDS,
+	 .offset = CFG(ipfix_template_refresh_ms), .min = 1, .max = 86400,
+	 .help = "templates and application names are sent again this often (UDP; TCP sends them "
+		 "on each connection)"},
+	{.name = "active_timeout", .type = YAML_KEY_SECONDS, .offset = CFG(ipfix_active_timeout_ms),
+	 .min = 0, .max = 86400, .help = "a long flow's interim record this often (0 = only at its end)"},
+	{.name = "enterprise_number", .type = YAML_KEY_UINT, .offset = CFG(ipfix_enterprise_number),
+	 .min = 1, .max = UINT32_MAX,
+	 .help = "IANA Private Enterprise Number of flowtag's own elements (32473: RFC 5612's, "
+		 "for documentation)"},
+	{.name = "message_bytes", .type = YAML_KEY_UINT, .offset = CFG(ipfix_message_bytes),
+	 .min = IPFIX_MTU_MIN, .max = IPFIX_MTU_MAX,
+	 .help = "largest IPFIX message (UDP: keep it within the path MTU)"},
+	{.name = "queue_bytes", .type = YAML_KEY_UINT, .offset = CFG(ipfix_queue_bytes),
+	 .min = 65536, .max = 1u << 30,
+	 .help = "messages waiting for a slow collector, at most; beyond, records are counted as "
+		 "not exported"},
+	{.name = "long_flows", .type = YAML_KEY_UINT, .offset = CFG(ipfix_long_flows), .min = 1,
+	 .max = 10000000,
+	 .help = "long flows remembered at once for their interim records (beyond, a flow's "
+		 "interim record is skipped and its final one carries it)"},
+	{.name = NULL},
+};
+
+static const struct yaml_key export_keys[] = {
+	{.name = "ipfix", .type = YAML_KEY_SECTION, .section = ipfix_keys,
+	 .help = "flow records to an IPFIX collector (RFC 7011)"},
+	{.name = NULL},
+};
+
 static const struct yaml_key top_keys[] = {
 	{.name = "eal", .type = YAML_KEY_SECTION, .section = eal_keys, .help = "DPDK's EAL"},
 	{.name = "ports", .type = YAML_KEY_CUSTOM, .handle = read_ports,
@@ -466,6 +524,8 @@ static const struct yaml_key top_keys[] = {
 	{.name = "api", .type = YAML_KEY_SECTION, .section = api_keys, .help = ""},
 	{.name = "offload", .type = YAML_KEY_SECTION, .section = offload_keys,
 	 .help = "the switch that carries decided flows (which ones: policy.offload)"},
+	{.name = "export", .type = YAML_KEY_SECTION, .section = export_keys,
+	 .help = "flow records to collectors"},
 	{.name = "chains", .type = YAML_KEY_CUSTOM, .handle = read_policy_section,
 	 .help = "the service chains: name, tag and the tag's own keys (see the README)"},
 	{.name = "rules", .type = YAML_KEY_CUSTOM, .handle = read_policy_section,

@@ -117,6 +117,18 @@ struct config {
 	uint32_t offload_removal_wait_ms; /* a finished flow's record waits this long for its counts */
 	uint32_t offload_switch_line, offload_switch_col;
 
+	/*
+	 * export.ipfix: flow records to an IPFIX collector (ctl/ipfix.c, ctl/ipfix_conn.c).
+	 */
+	char ipfix_collector[CONFIG_STR_MAX]; /* udp://HOST:PORT or tcp://HOST:PORT; "" = off */
+	uint32_t ipfix_domain; /* observation domain id */
+	uint32_t ipfix_template_refresh_ms; /* templates and names again this often (UDP) */
+	uint32_t ipfix_active_timeout_ms; /* a long flow's interim record this often; 0 = none */
+	uint32_t ipfix_enterprise_number; /* PEN of flowtag's own elements */
+	uint32_t ipfix_message_bytes; /* largest message */
+	uint32_t ipfix_queue_bytes; /* messages waiting for the socket, at most */
+	uint32_t ipfix_long_flows; /* long flows remembered at once (interim deltas) */
+
 	/* chains:, rules:, policy: (NULL until the file has one of them: pass everything) */
 	struct policy_spec *policy;
 };

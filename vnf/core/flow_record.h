@@ -29,6 +29,9 @@ struct flow_record {
 	uint8_t initiator_hi; /* the first packet came from key.hi_* */
 	uint8_t end_reason; /* enum flow_end_reason */
 	uint8_t dpi_state; /* enum flow_dpi_state */
+	/* Not the end: an active-timeout report of a long flow for the IPFIX export (its counts so
+	 * far); never written as a JSON record. */
+	uint8_t interim;
 	uint64_t packets; /* all of them: flowtag's and, once merged, the switch's */
 	uint64_t bytes;
 	uint64_t rev_packets; /* of those, the responder's (RFC 5103's reverse direction) */

@@ -595,6 +595,31 @@ stage_parse(struct worker *w, const struct worker_pkt *pkt, struct pkt_stage *ps
 	flow_table_prefetch_slot(w->flows, ps->hash);
 }
 
+/*
+ * A long flow's interim record (IPFIX active timeout): when this packet is the first past a
+ * multiple of the timeout since the flow began, the counts so far go out. No state per flow:
+ * the marks are multiples of the timeout from its first packet, compared at its last one.
+ */
+static inline void
+active_timeout_check(struct worker *w, const struct flow_entry *e)
+{
+	uint32_t a = __atomic_load_n(&w->p.active_timeout_ms, __ATOMIC_RELAXED);
+	uint64_t first, since;
+	struct flow_record rec;
+
+	if (a == 0 || w->p.on_record == NULL)
+		return;
+	first = flow_table_first_ms(w->flows, e);
+	since = w->now_ms - first;
+	if (since < a || since / a == (flow_table_last_ms(w->flows, e) - first) / a)
+		return;
+	fill_record(w, e, &rec);
+	rec.interim = 1;
+	rec.end_reason = FLOW_END_FLUSH; /* not an end: `interim` says what it is */
+	w->st.interim_records++;
+	w->p.on_record(w->p.record_ctx, &rec);
+}
+
 /* Stage 3: the packet's flow, nDPI, the decision and its fate. */
 static void
 process_one(struct worker *w, const struct worker_pkt *pkt, const struct pkt_stage *ps)
@@ -631,6 +656,7 @@ process_one(struct worker *w, const struct worker_pkt *pkt, const struct pkt_sta
 	}
 
 	e = flow_for_packet(w, ps);
+	active_timeout_check(w, e);
 	e->packets++;
 	e->bytes += pkt->wire_len;
 	if (ps->from_hi != ((e->flags & FLOW_F_INITIATOR_HI) != 0)) {
@@ -714,6 +740,12 @@ worker_tick(struct worker *w, uint64_t now_us)
 	if (now_us / 1000 > w->now_ms)
 		w->now_ms = now_us / 1000;
 	flow_table_expire(w->flows, w->now_ms, EXPIRE_BUDGET, w->record_room);
+}
+
+void
+worker_set_active_timeout(struct worker *w, uint32_t ms)
+{
+	__atomic_store_n(&w->p.active_timeout_ms, ms, __ATOMIC_RELAXED);
 }
 
 void

@@ -79,6 +79,9 @@ struct worker_params {
 	uint32_t budget_tcp; /* packets inspected before giving up, per L4 kind */
 	uint32_t budget_udp;
 	uint32_t budget_other;
+	/* A long flow hands an interim record (flow_record.interim) each time it has lasted this
+	 * much longer, at its first packet past the mark (IPFIX active timeout); 0 = never. */
+	uint32_t active_timeout_ms;
 	enum worker_malformed_policy malformed;
 	const struct policy *policy; /* NULL: pass everything untagged */
 	worker_packet_cb on_packet; /* required for worker_process */
@@ -140,6 +143,8 @@ void worker_tick(struct worker *w, uint64_t now_us);
  * records. Evictions (a full table) and flushes are not held back. Default: no limit.
  */
 void worker_set_record_room(struct worker *w, uint32_t room);
+/* Any thread: the active timeout from now on (a relaxed atomic store; the worker reads it). */
+void worker_set_active_timeout(struct worker *w, uint32_t ms);
 
 /*
  * What the control thread says about a flow it was asked to offload (offload_msg.h). A

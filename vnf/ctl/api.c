@@ -18,6 +18,7 @@
 #include "flow_record.h"
 #include "httpd.h"
 #include "json.h"
+#include "export.h"
 #include "offload.h"
 #include "ofconn.h"
 #include "parse.h"
@@ -240,6 +241,38 @@ offload_json(const struct api *api, struct json_buf *b)
 	json_printf(b, "}");
 }
 
+/* The IPFIX export: what left for the collector, what did not, and the connection. */
+static void
+export_json(const struct api *api, struct json_buf *b)
+{
+	struct export_stats es;
+
+	if (api->export == NULL) {
+		json_printf(b, ",\"ipfix\":null");
+		return;
+	}
+	export_get_stats(api->export, &es);
+	json_printf(b, ",\"ipfix\":{\"collector\":");
+	json_string(b, es.collector);
+	json_printf(b, ",\"observation_domain\":%u,\"active_timeout_s\":%u,", es.domain,
+		    es.active_timeout_ms / 1000);
+	items_json(b, ipfix_stat_items, ipfix_stat_count, &es.ipfix, true);
+	json_printf(b, ",\"records_not_exported\":%llu,\"long_flows_tracked\":%u",
+		    (unsigned long long)export_records_not_exported(&es), es.ipfix.tracked);
+	json_printf(b, ",\"connection\":{\"up\":%s,\"connects\":%llu,\"drops\":%llu,"
+		       "\"refused_down\":%llu,\"refused_full\":%llu,\"send_errors\":%llu,"
+		       "\"records_lost\":%llu,\"bytes_lost\":%llu,\"bytes_ignored\":%llu,"
+		       "\"queued_bytes\":%llu,"
+		       "\"last_error\":",
+		    es.conn.up ? "true" : "false", (unsigned long long)es.conn.connects,
+		    (unsigned long long)es.conn.drops, (unsigned long long)es.conn.refused_down,
+		    (unsigned long long)es.conn.refused_full, (unsigned long long)es.conn.send_errors,
+		    (unsigned long long)es.conn.records_lost, (unsigned long long)es.conn.bytes_lost,
+		    (unsigned long long)es.conn.bytes_ignored, (unsigned long long)es.conn.queued_bytes);
+	json_string(b, es.conn.last_error);
+	json_printf(b, "}}");
+}
+
 static void
 get_stats(struct api *api, struct api_response *resp)
 {
@@ -294,6 +327,7 @@ get_stats(struct api *api, struct api_response *resp)
 			    (unsigned long long)hs.accept_errors, (unsigned long long)hs.output_bytes);
 	}
 	offload_json(api, &b);
+	export_json(api, &b);
 	json_printf(&b, ",\"policy_version\":%u}", policy_version(datapath_policy(api->dp)));
 	reply(resp, 200, &b);
 }
@@ -779,6 +813,38 @@ get_metrics(struct api *api, struct api_response *resp)
 			metric_head(&b, name, it->gauge ? "gauge" : "counter", it->help);
 			json_printf(&b, "%s %llu\n", name, (unsigned long long)stat_value(&os, it));
 		}
+	}
+	if (api->export != NULL) {
+		struct export_stats es;
+
+		export_get_stats(api->export, &es);
+		for (k = 0; k < ipfix_stat_count; k++) {
+			const struct stat_item *it = &ipfix_stat_items[k];
+			char name[96];
+
+			snprintf(name, sizeof(name), "flowtag_ipfix_%s_total", it->name);
+			metric_head(&b, name, "counter", it->help);
+			json_printf(&b, "%s %llu\n", name, (unsigned long long)stat_value(&es.ipfix, it));
+		}
+		metric_head(&b, "flowtag_ipfix_records_not_exported_total", "counter",
+			    "Records that did not reach the collector (not sent, skipped, refused).");
+		json_printf(&b, "flowtag_ipfix_records_not_exported_total %llu\n",
+			    (unsigned long long)export_records_not_exported(&es));
+		metric_head(&b, "flowtag_ipfix_collector_up", "gauge",
+			    "1 while the collector is reachable (TCP: connected; UDP: always).");
+		json_printf(&b, "flowtag_ipfix_collector_up %d\n", es.conn.up ? 1 : 0);
+		metric_head(&b, "flowtag_ipfix_connection_drops_total", "counter",
+			    "TCP sessions to the collector lost.");
+		json_printf(&b, "flowtag_ipfix_connection_drops_total %llu\n",
+			    (unsigned long long)es.conn.drops);
+		metric_head(&b, "flowtag_ipfix_send_errors_total", "counter",
+			    "Datagrams the kernel refused (collector unreachable).");
+		json_printf(&b, "flowtag_ipfix_send_errors_total %llu\n",
+			    (unsigned long long)es.conn.send_errors);
+		metric_head(&b, "flowtag_ipfix_queued_bytes", "gauge",
+			    "Bytes of messages waiting for the collector's socket.");
+		json_printf(&b, "flowtag_ipfix_queued_bytes %llu\n",
+			    (unsigned long long)es.conn.queued_bytes);
 	}
 
 	{

@@ -64,6 +64,7 @@ struct api_pending;
 struct httpd;
 struct offload;
 struct ofconn;
+struct export;
 
 struct api {
 	struct datapath *dp;
@@ -78,6 +79,7 @@ struct api {
 	/* The offload and its switch connection while they run (NULL: offload is off). */
 	const struct offload *offload;
 	const struct ofconn *ofconn;
+	const struct export *export; /* IPFIX export (NULL: none) */
 	struct api_pending *pending; /* answers the data path still owes */
 };
 

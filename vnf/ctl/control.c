@@ -13,6 +13,8 @@
 #include "api.h"
 #include "config.h"
 #include "datapath.h"
+#include "export.h"
+#include "flow_record.h"
 #include "httpd.h"
 #include "log.h"
 #include "offload.h"
@@ -22,6 +24,7 @@
 
 #define POLL_INTERVAL_US 1000
 #define TELEMETRY_INTERVAL_MS 500
+#define EXPORT_DRAIN_MS 2000 /* at exit, a slow TCP collector gets this long to take the rest */
 #define MAX_OUTPUT_BYTES (64u << 20) /* answers queued for slow readers, all connections */
 
 struct control {
@@ -42,15 +45,31 @@ mono_ms(void)
 
 /* ---- the link: records and asks from the data path, through the offload ---- */
 
+/* A finished flow, with the switch's counts if it had any: the JSON sink, then IPFIX. */
+static void
+record_out(struct control_link *l, const struct flow_record *rec)
+{
+	l->write(l->write_ctx, rec);
+	if (l->export != NULL)
+		export_record(l->export, rec);
+}
+
 void
 control_link_record(void *ctx, const struct flow_record *rec)
 {
 	struct control_link *l = ctx;
 
+	if (rec->interim) {
+		/* A long flow's counts so far: for the collector only (the JSON records are
+		 * finished flows), without the switch's share, which comes at its end. */
+		if (l->export != NULL)
+			export_record(l->export, rec);
+		return;
+	}
 	if (l->offload != NULL)
 		offload_record(l->offload, rec, mono_ms());
 	else
-		l->write(l->write_ctx, rec);
+		record_out(l, rec);
 }
 
 void
@@ -101,9 +120,7 @@ link_drain(void *ctx, uint16_t worker)
 static void
 link_write(void *ctx, const struct flow_record *rec)
 {
-	struct control_link *l = ctx;
-
-	l->write(l->write_ctx, rec);
+	record_out(ctx, rec);
 }
 
 static void
@@ -293,6 +310,8 @@ on_poll(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	if (l != NULL && l->export != NULL)
+		export_tick(l->export, mono_ms());
 	if (l != NULL && l->offload != NULL) {
 		uint64_t now = mono_ms();
 
@@ -358,6 +377,49 @@ read_file(const char *path, char *err, size_t err_len)
 	return text;
 }
 
+/* export.ipfix from the reloaded file: started, changed or stopped. The old one stays on error. */
+static void
+reload_export(struct control *c, const char *text)
+{
+	struct control_link *l = c->p.link;
+	struct config *cfg = malloc(sizeof(*cfg));
+	char err[CONFIG_ERR_MAX];
+
+	if (l == NULL || cfg == NULL) {
+		free(cfg);
+		return;
+	}
+	config_defaults(cfg);
+	if (config_load_string(cfg, c->p.config_path, text, err, sizeof(err)) != 0) {
+		LOG(ERR, CONTROL, "SIGHUP: export.ipfix unchanged: %s", err);
+		free(cfg);
+		return;
+	}
+	if (cfg->ipfix_collector[0] == '\0') {
+		if (l->export != NULL) {
+			LOG(NOTICE, CONTROL, "SIGHUP: IPFIX export stopped");
+			if (c->p.api != NULL)
+				c->p.api->export = NULL;
+			export_destroy(l->export, 0);
+			l->export = NULL;
+			datapath_set_active_timeout(c->p.dp, 0);
+		}
+	} else if (l->export == NULL) {
+		l->export = export_create(c->base, c->p.dp, cfg, err, sizeof(err));
+		if (l->export == NULL) {
+			LOG(ERR, CONTROL, "SIGHUP: no IPFIX export: %s", err);
+		} else {
+			datapath_set_active_timeout(c->p.dp, cfg->ipfix_active_timeout_ms);
+			if (c->p.api != NULL)
+				c->p.api->export = l->export;
+		}
+	} else if (export_reconfigure(l->export, cfg, err, sizeof(err)) != 0) {
+		LOG(ERR, CONTROL, "SIGHUP: export.ipfix unchanged: %s", err);
+	}
+	config_release(cfg);
+	free(cfg);
+}
+
 static void
 on_hup(evutil_socket_t sig, short what, void *arg)
 {
@@ -376,9 +438,10 @@ on_hup(evutil_socket_t sig, short what, void *arg)
 					     sizeof(err)) != 0) {
 		LOG(ERR, CONTROL, "SIGHUP: reload failed, the old policy stays: %s", err);
 	} else {
-		LOG(NOTICE, CONTROL, "SIGHUP: policy reloaded from %s (only the policy: chains, rules, "
-				     "policy; the data path settings need a restart)",
+		LOG(NOTICE, CONTROL, "SIGHUP: policy reloaded from %s (the policy and export.ipfix; "
+				     "the data path settings need a restart)",
 		    c->p.config_path);
+		reload_export(c, text);
 	}
 	free(text);
 }
@@ -433,6 +496,13 @@ control_run(const struct control_params *params, char *err, size_t err_len)
 	if (c.p.link != NULL && c.p.cfg != NULL && c.p.cfg->offload_switch[0] != '\0' &&
 	    start_offload(&c, err, err_len) != 0)
 		goto out;
+	if (c.p.link != NULL && c.p.cfg != NULL && c.p.cfg->ipfix_collector[0] != '\0') {
+		c.p.link->export = export_create(c.base, c.p.dp, c.p.cfg, err, err_len);
+		if (c.p.link->export == NULL)
+			goto out;
+		if (c.p.api != NULL)
+			c.p.api->export = c.p.link->export;
+	}
 	poll = event_new(c.base, -1, EV_PERSIST, on_poll, &c);
 	tel = event_new(c.base, -1, EV_PERSIST, on_telemetry, &c);
 	sigterm = evsignal_new(c.base, SIGTERM, on_stop, &c);
@@ -450,6 +520,12 @@ control_run(const struct control_params *params, char *err, size_t err_len)
 	rc = 0;
 out:
 	stop_offload(&c);
+	if (c.p.link != NULL && c.p.link->export != NULL) {
+		if (c.p.api != NULL)
+			c.p.api->export = NULL;
+		export_destroy(c.p.link->export, EXPORT_DRAIN_MS);
+		c.p.link->export = NULL;
+	}
 	telemetry_unpublish();
 	httpd_destroy(c.http); /* pending answers are dropped with their connections */
 	if (c.p.api != NULL) {

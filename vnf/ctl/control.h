@@ -22,6 +22,7 @@ struct api;
 struct config;
 struct offload;
 struct ofconn;
+struct export;
 struct offload_ask;
 
 /* The HTTP server's bounds (httpd.h), from the config's api section. */
@@ -45,6 +46,7 @@ struct control_link {
 	struct datapath *dp;
 	struct offload *offload; /* NULL: records go straight to `write` */
 	struct ofconn *conn;
+	struct export *export; /* export.ipfix: records also go to a collector */
 };
 /* datapath_params.on_record, .on_offload_ask, .on_policy with ctx = a struct control_link. */
 void control_link_record(void *ctx, const struct flow_record *rec);

@@ -100,6 +100,7 @@ make_classifier(struct datapath *dp, struct dp_lcore *lc, char *err, size_t err_
 	wp.budget_tcp = cfg->budget_tcp;
 	wp.budget_udp = cfg->budget_udp;
 	wp.budget_other = cfg->budget_other;
+	wp.active_timeout_ms = cfg->ipfix_collector[0] != '\0' ? cfg->ipfix_active_timeout_ms : 0;
 	wp.malformed = cfg->malformed;
 	wp.policy = dp->policy;
 	wp.on_record = dp_record_to_ring;
@@ -498,6 +499,16 @@ const struct policy *
 datapath_policy(const struct datapath *dp)
 {
 	return dp->policy;
+}
+
+void
+datapath_set_active_timeout(struct datapath *dp, uint32_t ms)
+{
+	uint32_t i;
+
+	for (i = 0; i < dp->n_workers; i++)
+		if (dp->workers[i].w != NULL)
+			worker_set_active_timeout(dp->workers[i].w, ms);
 }
 
 /* ---- figures ---- */

@@ -109,6 +109,8 @@ void datapath_destroy(struct datapath *dp);
 int datapath_set_policy(struct datapath *dp, struct policy *p);
 /* The policy in force (valid on the control thread until its next datapath_set_policy). */
 const struct policy *datapath_policy(const struct datapath *dp);
+/* The workers' active timeout for interim records (IPFIX export), from now on; 0 = none. */
+void datapath_set_active_timeout(struct datapath *dp, uint32_t ms);
 
 /* Tell worker `worker` about a flow it asked to offload. false: its ring is full (try later). */
 bool datapath_offload_notify(struct datapath *dp, uint16_t worker, const struct offload_notice *n);

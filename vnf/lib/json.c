@@ -26,8 +26,8 @@ json_printf(struct json_buf *b, const char *fmt, ...)
 
 /* Length of the valid UTF-8 sequence at s (RFC 3629 §4: no overlongs, no surrogates, nothing
  * past U+10FFFF), or 0 if the bytes there are not one. */
-static size_t
-utf8_seq_len(const unsigned char *s)
+size_t
+json_utf8_seq_len(const unsigned char *s)
 {
 	unsigned char c = s[0];
 
@@ -72,7 +72,7 @@ json_string(struct json_buf *b, const char *s)
 
 	put(b, "\"", 1);
 	while (*u != '\0' && !b->overflow) {
-		size_t n = utf8_seq_len(u), run = 0;
+		size_t n = json_utf8_seq_len(u), run = 0;
 
 		if (n == 0) {
 			put(b, "\\ufffd", 6); /* not UTF-8 (bytes from a packet): the replacement char */
@@ -95,7 +95,7 @@ json_string(struct json_buf *b, const char *s)
 		}
 		/* A run of plain characters (valid sequences, nothing to escape) in one copy. */
 		while (u[run] != '\0' && u[run] != '"' && u[run] != '\\' && u[run] >= 0x20 &&
-		       u[run] != 0x7f && (n = utf8_seq_len(u + run)) != 0)
+		       u[run] != 0x7f && (n = json_utf8_seq_len(u + run)) != 0)
 			run += n;
 		put(b, (const char *)u, run);
 		u += run;

@@ -34,6 +34,9 @@ void json_printf(struct json_buf *b, const char *fmt, ...) __attribute__((format
  * UTF-8 (RFC 8259 §8.1): bytes that are not (packet data: hosts, SNIs) become U+FFFD.
  */
 void json_string(struct json_buf *b, const char *s);
+/* Length of the valid UTF-8 sequence at s (RFC 3629), 0 if the bytes there are not one (s must
+ * be NUL-terminated). */
+size_t json_utf8_seq_len(const unsigned char *s);
 /* `"key":` */
 void json_key(struct json_buf *b, const char *key);
 
