@@ -91,26 +91,30 @@ struct flow_entry {
 	};
 	uint32_t flow_id; /* unique per worker, carried in NSH C3 */
 	uint64_t bytes : 48; /* both directions */
-	uint64_t verdict_packet : 12; /* the first packet carrying the decision (saturates) */
+	uint64_t verdict_packet : 9; /* the first packet carrying the decision (saturates) */
+	uint64_t tclass : 3; /* enum flow_timeout_class */
 	uint64_t action : 2; /* enum policy_action, once FLOW_F_DECIDED */
 	uint64_t offload : 2; /* enum flow_offload_state (the worker's) */
 	uint64_t rev_bytes : 48; /* from the responder */
-	uint64_t category : 8;
-	uint64_t flags : 8;
+	/* Plain bytes in the rest of that word: flags are tested and set on every packet. */
+	uint8_t category;
+	uint8_t flags;
 	/*
 	 * The worker's policy generation that decided the flow. 32 bits and never reused while
 	 * a flow can carry it (see worker.c): with 8 bits, 256 swaps made an old chain index
 	 * look current and tagged a flow for the wrong chain.
 	 */
 	uint32_t policy_gen;
-	uint32_t master_proto : 10; /* nDPI ids are below NDPI_NUM_BITS (512) */
-	uint32_t app_proto : 10;
-	uint32_t chain : 8; /* the chain's index in the policy, for POLICY_CHAIN */
-	uint32_t tclass : 3; /* enum flow_timeout_class */
+	/* The application in the low bits (a mask, no shift: it indexes per-packet counters),
+	 * the chain in the top byte (a plain byte load). */
+	uint32_t app_proto : 10; /* nDPI ids are below NDPI_NUM_BITS (512) */
+	uint32_t master_proto : 10;
 	uint32_t offloaded_ever : 1; /* the switch carried (or was asked to carry) some of it */
+	uint32_t : 3;
+	uint32_t chain : 8; /* the chain's index in the policy, for POLICY_CHAIN */
 };
 
-#define FLOW_VERDICT_PACKET_MAX 4095u
+#define FLOW_VERDICT_PACKET_MAX 511u
 #define FLOW_PROTO_ID_MAX 1023u
 
 /* flow_entry.offload: where a decided flow stands with the switch (worker.c, offload.c). */

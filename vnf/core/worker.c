@@ -659,9 +659,13 @@ process_one(struct worker *w, const struct worker_pkt *pkt, const struct pkt_sta
 	active_timeout_check(w, e);
 	e->packets++;
 	e->bytes += pkt->wire_len;
-	if (ps->from_hi != ((e->flags & FLOW_F_INITIATOR_HI) != 0)) {
-		e->rev_packets++;
-		e->rev_bytes += pkt->wire_len;
+	{
+		/* The responder's packets (branch-free: directions alternate unpredictably). */
+		_Static_assert(FLOW_F_INITIATOR_HI == 1, "the flag is bit 0, as from_hi is");
+		uint32_t rev = (uint32_t)ps->from_hi ^ (uint32_t)(e->flags & FLOW_F_INITIATOR_HI);
+
+		e->rev_packets += rev;
+		e->rev_bytes += (uint64_t)(pkt->wire_len & -rev);
 	}
 	tc = pi->l4_proto == IPPROTO_TCP ? tcp_update(e, pi->tcp_flags, ps->from_hi)
 					 : (enum flow_timeout_class)e->tclass;
