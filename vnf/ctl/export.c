@@ -15,12 +15,14 @@
 #include "policy.h"
 #include "tag.h"
 
+_Static_assert(EXPORT_TARGET_MAX == CONFIG_STR_MAX, "a collector's address fits");
+
 struct export {
 	struct event_base *base;
 	struct datapath *dp;
 	struct ipfix *ipfix;
 	struct ipfix_conn *conn;
-	char collector[256];
+	char collector[EXPORT_TARGET_MAX];
 	uint32_t domain, pen, message_bytes, queue_bytes;
 	uint32_t refresh_ms;
 	uint32_t active_timeout_ms;

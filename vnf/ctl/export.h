@@ -23,9 +23,10 @@ struct event_base;
 struct flow_record;
 
 #define EXPORT_FLUSH_MS 200 /* a message being filled leaves at least this often */
+#define EXPORT_TARGET_MAX 512 /* config.h's CONFIG_STR_MAX */
 
 struct export_stats {
-	char collector[256];
+	char collector[EXPORT_TARGET_MAX];
 	uint32_t domain;
 	uint32_t active_timeout_ms;
 	struct ipfix_stats ipfix;

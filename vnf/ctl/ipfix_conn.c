@@ -27,7 +27,7 @@
 
 struct ipfix_conn {
 	struct ipfix_conn_params p;
-	char target[256];
+	char target[512];
 	bool tcp;
 	struct sockaddr_storage addr;
 	socklen_t addr_len;

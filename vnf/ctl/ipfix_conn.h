@@ -39,7 +39,7 @@ struct ipfix_conn_stats {
 	uint64_t bytes_ignored; /* TCP: what the collector sent (it has nothing to say) */
 	uint64_t queued_bytes; /* waiting now */
 	bool up;
-	char last_error[128];
+	char last_error[192];
 };
 
 /* NULL with err (bad target, a name that does not resolve, no socket). */
