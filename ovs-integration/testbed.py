@@ -242,6 +242,10 @@ class Testbed:
         self.log("testbed: run directory %s; flowtag's API: http://127.0.0.1:%d/v1/ "
                  "(vnf/ctl/flowtagctl --url http://127.0.0.1:%d top; changes need "
                  "--token-file %s)" % (self.dir, self.api_port, self.api_port, self.token_of(0)))
+        self.log("testbed: flowtag's live web view: http://127.0.0.1:%d/ (from another "
+                 "machine: ssh -L %d:127.0.0.1:%d, then the same address; the page asks for "
+                 "the token in %s only if api.auth says so)"
+                 % (self.api_port, self.api_port, self.api_port, self.token_of(0)))
         # The container runs as an unprivileged user: it must create its socket here too.
         os.chmod(self.dir, 0o1777 if self.image else 0o755)
         self.ovs.start()

@@ -153,6 +153,22 @@ sfc_demo(void **state)
 	assert_int_equal(policy_unclassified_decision(p).action, POLICY_CHAIN);
 	assert_string_equal(policy_chain_at(p, policy_unclassified_decision(p).chain)->name,
 			    "default");
+	/* What the web view shows: each rule as written, with its line; each chain's hops. */
+	{
+		struct policy_decision d;
+		uint32_t line = 0;
+
+		assert_string_equal(policy_rule_text(p, 1, &line, &d),
+				    "app: YouTube, NetFlix, YouTubeUpload");
+		assert_true(line > 0);
+		assert_int_equal(d.action, POLICY_CHAIN);
+		assert_string_equal(policy_chain_at(p, d.chain)->name, "video");
+		assert_string_equal(policy_rule_text(p, 2, &line, &d), "host: *.googlevideo.com");
+		assert_null(policy_rule_text(p, 6, &line, &d));
+		assert_int_equal(policy_chain_at(p, 0)->hops, 2);
+		assert_int_equal(policy_chain_at(p, 1)->hops, 1);
+		assert_int_equal(policy_default_decision(p).action, POLICY_CHAIN);
+	}
 	policy_destroy(p);
 	config_release(&cfg);
 }

@@ -288,6 +288,8 @@ decide(struct worker *w, struct flow_entry *e, bool by_packet, const struct dpi_
 
 		flow_table_key(w->flows, e, &key);
 		d = policy_decide(w->policy, &pf);
+		if (d.rule <= POLICY_MAX_RULES)
+			w->st.rule_flows[d.rule]++;
 	}
 	uint32_t held = w->held != NULL && (e->flags & FLOW_F_IN_DPI) ? w->held_n[e->dpi_slot] : 0;
 
@@ -788,6 +790,7 @@ worker_set_policy(struct worker *w, const struct policy *p)
 	w->policy = p;
 	w->policy_gen++;
 	remember_policy_names(w);
+	memset(w->st.rule_flows, 0, sizeof(w->st.rule_flows)); /* hits of the policy in force */
 }
 
 void

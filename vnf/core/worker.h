@@ -109,6 +109,9 @@ struct worker_stats {
 	uint64_t flows_by_action[3]; /* decided flows per enum policy_action */
 	uint64_t chain_packets[POLICY_MAX_CHAINS];
 	uint64_t chain_flows[POLICY_MAX_CHAINS];
+	/* Flows each rule of the policy in force decided ([0]: the default action), since this
+	 * worker took that policy (a flow decided again on a new policy counts again). */
+	uint64_t rule_flows[POLICY_MAX_RULES + 1];
 	/* Per nDPI application (the flow's best answer when the packet passed) and category. */
 	uint64_t app_packets[WORKER_MAX_APPS];
 	uint64_t app_bytes[WORKER_MAX_APPS];

@@ -19,6 +19,7 @@
 #include "httpd.h"
 #include "json.h"
 #include "export.h"
+#include "webui.h"
 #include "offload.h"
 #include "ofconn.h"
 #include "parse.h"
@@ -26,6 +27,9 @@
 #include "stat_item.h"
 
 #define SMALL_BODY (256 * 1024)
+/* The web view's snapshot without its flows, at most: 512 applications, 256 rules of 160-byte
+ * conditions (escaped), 32 chains. */
+#define VIEW_JSON_MAX (512 * 128 + 256 * 1100 + 32 * 256 + 8192)
 #define RECORD_JSON_TYPICAL 768 /* a record's JSON line, most of the time (the longest: 4 KiB) */
 #define WORKER_TIMEOUT_MS 2000
 #define FLUSH_TIMEOUT_MS 30000 /* a flush writes every record: longer */
@@ -413,6 +417,136 @@ get_chains(struct api *api, struct api_response *resp)
 	reply(resp, 200, &b);
 }
 
+/* ---- the web view's snapshot (GET /v1/view): everything the page shows, one request ---- */
+
+static const char *
+action_name(uint8_t a)
+{
+	return a == POLICY_CHAIN ? "chain" : a == POLICY_DROP ? "drop" : "pass";
+}
+
+static void
+decision_json(const struct policy *p, const struct policy_decision *d, struct json_buf *b)
+{
+	const struct policy_chain *c = d->action == POLICY_CHAIN ? policy_chain_at(p, d->chain) : NULL;
+
+	json_printf(b, "\"action\":\"%s\",\"chain\":", action_name(d->action));
+	if (c != NULL)
+		json_string(b, c->name);
+	else
+		json_printf(b, "null");
+}
+
+/*
+ * Counters the page turns into rates (it divides the difference of two snapshots by their
+ * `time_ms`), the chains with their tags and hops, the rules with their hits, and the flows.
+ */
+static void
+view_json(struct api *api, struct json_buf *b)
+{
+	const struct policy *p = datapath_policy(api->dp);
+	struct datapath_stats ds;
+	struct offload_stats os;
+	struct timespec now;
+	uint32_t i, n, np = datapath_port_count(api->dp);
+	uint64_t rx = 0, tx = 0;
+	bool offload, first = true;
+	size_t k;
+	int r;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	datapath_get_stats(api->dp, &ds);
+	offload = add_switch_counts(api, &ds.w, &os);
+	for (i = 0; i < np; i++) {
+		struct datapath_port_info pi;
+
+		datapath_port_info(api->dp, i, &pi);
+		rx += pi.rx_packets;
+		tx += pi.tx_packets;
+	}
+	json_printf(b, "\"time_ms\":%llu,\"policy_version\":%u,\"summary\":{",
+		    (unsigned long long)now.tv_sec * 1000 + (unsigned long long)now.tv_nsec / 1000000,
+		    p != NULL ? policy_version(p) : 0);
+	json_printf(b, "\"rx_packets\":%llu,\"tx_packets\":%llu,\"flows_active\":%llu,"
+		       "\"flows_classifying\":%llu,\"flows_created\":%llu,\"flows_detected\":%llu,"
+		       "\"flows_offloaded\":%llu,\"switch_packets\":%llu,\"drops\":{",
+		    (unsigned long long)rx, (unsigned long long)tx,
+		    (unsigned long long)ds.w.flows_active, (unsigned long long)ds.w.dpi_states_in_use,
+		    (unsigned long long)ds.w.flows_created, (unsigned long long)ds.w.flows_detected,
+		    (unsigned long long)(offload ? os.flows_offloaded : 0),
+		    (unsigned long long)(offload ? os.switch_packets : 0));
+	for (r = PARSE_FIRST_MALFORMED; r < PARSE_RESULT_COUNT; r++)
+		if (ds.w.parse[r] != 0) {
+			json_printf(b, "%s\"malformed_%s\":%llu", first ? "" : ",",
+				    parse_result_name((enum parse_result)r),
+				    (unsigned long long)ds.w.parse[r]);
+			first = false;
+		}
+	for (k = 0; k < worker_stat_item_count; k++)
+		if (worker_stat_items[k].drop_reason != NULL &&
+		    stat_value(&ds.w, &worker_stat_items[k]) != 0) {
+			json_printf(b, "%s\"%s\":%llu", first ? "" : ",", worker_stat_items[k].drop_reason,
+				    (unsigned long long)stat_value(&ds.w, &worker_stat_items[k]));
+			first = false;
+		}
+	for (k = 0; k < datapath_stat_item_count; k++)
+		if (datapath_stat_items[k].drop_reason != NULL &&
+		    stat_value(&ds.c, &datapath_stat_items[k]) != 0) {
+			json_printf(b, "%s\"%s\":%llu", first ? "" : ",",
+				    datapath_stat_items[k].drop_reason,
+				    (unsigned long long)stat_value(&ds.c, &datapath_stat_items[k]));
+			first = false;
+		}
+	json_printf(b, "}},\"apps\":[");
+	first = true;
+	for (i = 0; i < WORKER_MAX_APPS; i++) {
+		if (ds.w.app_bytes[i] == 0 && ds.w.app_flows[i] == 0)
+			continue;
+		json_printf(b, "%s{\"app\":", first ? "" : ",");
+		json_string(b, proto_name(api, (uint16_t)i));
+		json_printf(b, ",\"id\":%u,\"bytes\":%llu,\"packets\":%llu,\"flows\":%llu}", i,
+			    (unsigned long long)ds.w.app_bytes[i], (unsigned long long)ds.w.app_packets[i],
+			    (unsigned long long)ds.w.app_flows[i]);
+		first = false;
+	}
+	json_printf(b, "],\"chains\":[");
+	n = p != NULL ? policy_chain_count(p) : 0;
+	for (i = 0; i < n; i++) {
+		const struct policy_chain *c = policy_chain_at(p, i);
+
+		json_printf(b, "%s{\"name\":", i ? "," : "");
+		json_string(b, c->name);
+		json_printf(b, ",\"tag\":\"%s\"", tag_kind_name(c->tag.kind));
+		tag_class_of(c->tag.kind)->describe(&c->tag, b);
+		json_printf(b, ",\"hops\":%u,\"packets\":%llu,\"flows\":%llu}", c->hops,
+			    (unsigned long long)ds.w.chain_packets[i],
+			    (unsigned long long)ds.w.chain_flows[i]);
+	}
+	json_printf(b, "],\"flows_dropped\":%llu,\"flows_passed\":%llu,\"rules\":[",
+		    (unsigned long long)ds.w.flows_by_action[POLICY_DROP],
+		    (unsigned long long)ds.w.flows_by_action[POLICY_PASS]);
+	n = p != NULL ? policy_rule_count(p) : 0;
+	for (i = 0; i < n && i < POLICY_MAX_RULES; i++) {
+		struct policy_decision d;
+		uint32_t line;
+		const char *text = policy_rule_text(p, i, &line, &d);
+
+		json_printf(b, "%s{\"rule\":%u,\"line\":%u,\"match\":", i ? "," : "", i + 1, line);
+		json_string(b, text);
+		json_printf(b, ",");
+		decision_json(p, &d, b);
+		json_printf(b, ",\"flows\":%llu}", (unsigned long long)ds.w.rule_flows[i + 1]);
+	}
+	json_printf(b, "],\"default\":{");
+	if (p != NULL) {
+		struct policy_decision d = policy_default_decision(p);
+
+		decision_json(p, &d, b);
+		json_printf(b, ",");
+	}
+	json_printf(b, "\"flows\":%llu}", (unsigned long long)ds.w.rule_flows[0]);
+}
+
 /* An answer the data path owes a connection. */
 struct api_pending {
 	struct api_pending *next;
@@ -420,6 +554,7 @@ struct api_pending {
 	void *conn;
 	uint64_t handle; /* the data path's request */
 	uint32_t offset, limit; /* flows: echoed in the answer */
+	bool view; /* GET /v1/view: the flows inside the web view's snapshot */
 };
 
 static struct api_pending *
@@ -490,7 +625,13 @@ flows_done(void *ctx, const struct datapath_result *res)
 	} else if (start(&b, (size_t)res->n_flows * RECORD_JSON_TYPICAL + 256)) {
 		/* Sized for typical records and grown for long ones: 10,000 records at their
 		 * longest possible size would be 40 MB a request, for answers of a few. */
-		json_printf(&b, "{\"offset\":%u,\"limit\":%u,\"returned\":%u,\"more\":%s,\"flows\":[",
+		json_printf(&b, "{");
+		if (pd->view && reserve(&b, VIEW_JSON_MAX)) {
+			view_json(api, &b);
+			json_printf(&b, ",\"flows\":");
+			json_printf(&b, "{");
+		}
+		json_printf(&b, "\"offset\":%u,\"limit\":%u,\"returned\":%u,\"more\":%s,\"flows\":[",
 			    pd->offset, pd->limit, res->n_flows, res->more ? "true" : "false");
 		for (i = 0; i < res->n_flows; i++) {
 			char line[FLOW_RECORD_JSON_MAX];
@@ -500,14 +641,15 @@ flows_done(void *ctx, const struct datapath_result *res)
 			if (n > 0 && reserve(&b, (size_t)n + 8))
 				json_printf(&b, "%s%s", i ? "," : "", line);
 		}
-		json_printf(&b, "]}");
+		json_printf(&b, pd->view ? "]}}" : "]}");
 		reply(&resp, 200, &b);
 	}
 	send_pending(pd, &resp);
 }
 
 static enum api_outcome
-get_flows(struct api *api, const struct api_request *req, struct api_response *resp)
+flows_request(struct api *api, const struct api_request *req, struct api_response *resp,
+	      bool view)
 {
 	struct api_pending *pd;
 	struct flow_filter f;
@@ -524,6 +666,7 @@ get_flows(struct api *api, const struct api_request *req, struct api_response *r
 	}
 	pd->offset = f.offset;
 	pd->limit = f.limit;
+	pd->view = view;
 	pd->handle = datapath_request_flows(api->dp, &f, WORKER_TIMEOUT_MS, flows_done, pd);
 	if (pd->handle == 0) {
 		workers_error(resp, errno);
@@ -531,6 +674,20 @@ get_flows(struct api *api, const struct api_request *req, struct api_response *r
 		return API_DONE;
 	}
 	return API_PENDING;
+}
+
+static enum api_outcome
+get_flows(struct api *api, const struct api_request *req, struct api_response *resp)
+{
+	return flows_request(api, req, resp, false);
+}
+
+/* The web view's snapshot: the flows the page's filters ask for, and everything else it shows,
+ * in one answer (the page makes one request a second). */
+static enum api_outcome
+get_view(struct api *api, const struct api_request *req, struct api_response *resp)
+{
+	return flows_request(api, req, resp, true);
 }
 
 static void
@@ -936,6 +1093,7 @@ static const struct route routes[] = {
 	{"/v1/stats", API_GET, "GET", false, get_stats, NULL, NULL},
 	{"/v1/apps", API_GET, "GET", false, get_apps, NULL, NULL},
 	{"/v1/flows", API_GET, "GET", false, NULL, NULL, get_flows},
+	{"/v1/view", API_GET, "GET", false, NULL, NULL, get_view},
 	{"/v1/flows/flush", API_POST, "POST", true, NULL, NULL, post_flush},
 	{"/v1/chains", API_GET, "GET", false, get_chains, NULL, NULL},
 	{"/v1/policy", API_GET, "GET, PUT", false, get_policy, NULL, NULL},
@@ -978,9 +1136,24 @@ enum api_outcome
 api_handle(struct api *api, const struct api_request *req, struct api_response *resp)
 {
 	const struct route *route = NULL, *path_match = NULL;
+	const struct web_asset *asset;
 	size_t i;
 
 	memset(resp, 0, sizeof(*resp));
+	/* The web view's own files: no data in them, so no token (the page then asks for it). */
+	if (req->method == API_GET && (asset = webui_find(req->path)) != NULL) {
+		resp->body = malloc(asset->len + 1);
+		if (resp->body == NULL) {
+			error_reply(resp, 500, "out of memory");
+			return API_DONE;
+		}
+		memcpy(resp->body, asset->data, asset->len);
+		resp->len = asset->len;
+		resp->status = 200;
+		resp->content_type = asset->content_type;
+		resp->headers = WEBUI_HEADERS;
+		return API_DONE;
+	}
 	for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
 		if (strcmp(routes[i].path, req->path) != 0)
 			continue;

@@ -55,6 +55,7 @@ struct api_response {
 	size_t len;
 	const char *content_type;
 	const char *allow; /* for 405: the methods the path takes */
+	const char *headers; /* more header lines ("Name: value\r\n"...), static; may be NULL */
 };
 
 /* A reply that comes after api_handle returned: the transport sends it on `conn`. */

@@ -253,6 +253,7 @@ to_http(const struct api_response *a, struct httpd_response *h)
 	h->status = a->status != 0 ? a->status : 500;
 	h->content_type = a->content_type != NULL ? a->content_type : "application/json";
 	h->allow = a->allow;
+	h->headers = a->headers;
 	h->body = a->body;
 	h->len = a->body != NULL ? a->len : 0;
 	h->owned = a->body;
@@ -470,7 +471,8 @@ start_http(struct control *c, char *err, size_t err_len)
 	c->p.api->reply = api_reply;
 	c->p.api->reply_ctx = c;
 	c->p.api->http = c->http;
-	LOG(NOTICE, API, "API on http://%s/v1/ (metrics at /metrics)", c->p.listen);
+	LOG(NOTICE, API, "API on http://%s/v1/ (metrics at /metrics, the live web view at /)",
+	    c->p.listen);
 	return 0;
 }
 

@@ -135,6 +135,8 @@ send_answer(struct httpd_conn *c, const struct httpd_response *r, bool close_aft
 			    keep ? "keep-alive" : "close");
 	if (r->allow != NULL)
 		evbuffer_add_printf(out, "Allow: %s\r\n", r->allow);
+	if (r->headers != NULL)
+		evbuffer_add(out, r->headers, strlen(r->headers));
 	evbuffer_add(out, "\r\n", 2);
 	if (r->len > 0)
 		evbuffer_add(out, r->body, r->len);

@@ -45,6 +45,7 @@ struct httpd_response {
 	int status;
 	const char *content_type;
 	const char *allow; /* for 405 */
+	const char *headers; /* more header lines, each ending "\r\n" (may be NULL) */
 	const char *body;
 	size_t len;
 	void *owned; /* freed by the server once it has copied the answer (may be NULL) */

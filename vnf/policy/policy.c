@@ -44,6 +44,8 @@ struct rule {
 	struct range vlan[POLICY_MAX_VALUES];
 	uint8_t n_hosts, n_src, n_dst, n_src_port, n_dst_port, n_vlan;
 	struct policy_decision decision;
+	uint32_t line; /* where it was written (0: not from a file) */
+	char text[POLICY_RULE_TEXT_MAX]; /* its conditions as written, for people (the web view) */
 };
 
 struct policy {
@@ -371,12 +373,40 @@ compile_chains(struct compiler *c, const struct policy_spec *spec, struct policy
 		}
 		snprintf(p->chains[i].name, sizeof(p->chains[i].name), "%s", cs->name);
 		p->chains[i].tag = *t;
+		p->chains[i].hops = cs->hops != 0 ? cs->hops : 1;
 		p->chains[i].offload = cs->offload == POLICY_OFFLOAD_INHERIT
 					       ? spec->offload
 					       : cs->offload == POLICY_OFFLOAD_YES;
 		p->n_chains++;
 	}
 	return 0;
+}
+
+/* "app: YouTube, NetFlix; host: *.googlevideo.com", cut with "..." when long. */
+static void
+describe_rule(const struct policy_rule_spec *rs, char *out, size_t len)
+{
+	size_t used = 0;
+	uint32_t k;
+	int prev = -1;
+
+	out[0] = '\0';
+	for (k = 0; k < rs->n_items && used + 1 < len; k++) {
+		const char *v = rs->values[k].text != NULL ? rs->values[k].text : "";
+		int n;
+
+		if ((int)rs->kinds[k] != prev)
+			n = snprintf(out + used, len - used, "%s%s: %s", k ? "; " : "",
+				     policy_cond_key((enum policy_cond)rs->kinds[k]), v);
+		else
+			n = snprintf(out + used, len - used, ", %s", v);
+		prev = rs->kinds[k];
+		if (n < 0)
+			break;
+		used += (size_t)n;
+	}
+	if (used >= len && len > 4)
+		memcpy(out + len - 4, "...", 4);
 }
 
 struct policy *
@@ -411,6 +441,8 @@ policy_compile(const struct policy_spec *spec, const struct dpi *names, const ch
 		if (compile_action(&c, p, &rs->action, &r->decision) != 0)
 			goto fail;
 		r->decision.rule = (uint16_t)(i + 1);
+		r->line = rs->mark.line;
+		describe_rule(rs, r->text, sizeof(r->text));
 		p->n_rules++;
 	}
 	if (compile_action(&c, p, &spec->default_action, &p->default_decision) != 0)
@@ -562,6 +594,23 @@ uint32_t
 policy_rule_count(const struct policy *p)
 {
 	return p->n_rules;
+}
+
+const char *
+policy_rule_text(const struct policy *p, uint32_t i, uint32_t *line,
+		 struct policy_decision *decision)
+{
+	if (i >= p->n_rules)
+		return NULL;
+	*line = p->rules[i].line;
+	*decision = p->rules[i].decision;
+	return p->rules[i].text;
+}
+
+struct policy_decision
+policy_default_decision(const struct policy *p)
+{
+	return p->default_decision;
 }
 
 enum policy_unclassified

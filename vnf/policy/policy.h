@@ -25,6 +25,7 @@ struct dpi;
 #define POLICY_MAX_ITEMS 32 /* match values in one rule */
 #define POLICY_MAX_VALUES 16 /* values of one condition in one rule */
 #define POLICY_NAME_MAX 32
+#define POLICY_RULE_TEXT_MAX 160
 #define POLICY_VALUE_MAX 128
 #define POLICY_NO_CHAIN 0xff
 
@@ -93,6 +94,7 @@ struct policy_chain_spec {
 	char name[POLICY_NAME_MAX];
 	struct tag_spec tag;
 	enum policy_offload_choice offload;
+	uint32_t hops; /* service functions OVS sends it through (0: not said, 1) */
 	struct policy_mark mark;
 };
 
@@ -141,6 +143,8 @@ struct policy_chain {
 	char name[POLICY_NAME_MAX];
 	struct tag_spec tag;
 	bool offload; /* its flows may be carried by the switch once decided */
+	uint32_t hops; /* service functions on the way (ovs-integration/ builds them; the web view
+			* draws them) */
 };
 
 struct policy_decision {
@@ -176,6 +180,11 @@ uint32_t policy_version(const struct policy *p);
 uint32_t policy_chain_count(const struct policy *p);
 const struct policy_chain *policy_chain_at(const struct policy *p, uint32_t i);
 uint32_t policy_rule_count(const struct policy *p);
+/* Rule i (0-based): its conditions as written ("app: YouTube, NetFlix; host: *.x"), the line
+ * it was written on (0 if none) and its decision; NULL past the last rule. */
+const char *policy_rule_text(const struct policy *p, uint32_t i, uint32_t *line,
+			     struct policy_decision *decision);
+struct policy_decision policy_default_decision(const struct policy *p);
 enum policy_unclassified policy_unclassified_mode(const struct policy *p);
 uint32_t policy_hold_packets(const struct policy *p);
 enum policy_nsh_in policy_nsh_in(const struct policy *p);

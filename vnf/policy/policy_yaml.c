@@ -140,7 +140,8 @@ chain_entry(struct yaml_loader *ld, struct policy_spec *ps, yaml_node_t *item)
 		} else if (strcmp(key, "tag") == 0) {
 			continue;
 		} else if (strcmp(key, "hops") == 0) {
-			yaml_get_uint(ld, val, key, 1, 16, &hops);
+			if (yaml_get_uint(ld, val, key, 1, 16, &hops))
+				c->hops = hops;
 		} else if (strcmp(key, "offload") == 0) {
 			bool on;
 
