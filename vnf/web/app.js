@@ -222,7 +222,8 @@ function renderFlows(f) {
     tr.dataset.chain = r.chain || "";
     tr.append(el("td", r.label), el("td", endpoint(r.src_ip, r.src_port) + " → " + endpoint(r.dst_ip, r.dst_port)),
       el("td", r.l4), el("td", r.host || ""), el("td", r.chain || r.action),
-      el("td", fmt(r.packets), "num"), el("td", fmt(r.bytes), "num"), el("td", r.dpi));
+      el("td", fmt(r.packets), "num"), el("td", fmt(r.bytes), "num"),
+      el("td", r.dpi + (r.offloaded ? " · in OVS" : "")));
     body.append(tr);
   }
   const from = f.returned ? f.offset + 1 : 0;
