@@ -425,6 +425,33 @@ idle_counts_reach_the_record(void **state)
 	policy_destroy(p);
 }
 
+/* The switch never answers the deletes: at the end, the waiting record still goes out (a
+ * stop under load lost one: its counts were late when the control thread was done). */
+static void
+parked_record_survives_the_end(void **state)
+{
+	struct policy *p = policy_of(policy_yaml);
+	struct offload *o = make("", p);
+	struct offload_ask a = ask_for(1, "10.0.0.1", 40000, "10.0.0.2", 53, 17);
+	struct flow_record r;
+	struct offload_stats st;
+
+	(void)state;
+	connect_now(o);
+	offload_ask(o, &a, now);
+	offload_tick(o, now += 100);
+	r = record_of(&a, 3, 300);
+	offload_record(o, &r, now); /* its rules are deleted; the record waits for their counts */
+	assert_int_equal(fk.n_recs, 0);
+	offload_get_stats(o, &st);
+	assert_int_equal(st.records_late, 0);
+	offload_destroy(o); /* before any FLOW_REMOVED or the deadline */
+	assert_int_equal(fk.n_recs, 1);
+	assert_int_equal(fk.recs[0].packets, 3);
+	assert_int_equal(fk.recs[0].offloaded, 1);
+	policy_destroy(p);
+}
+
 static void
 record_first_removes_then_merges(void **state)
 {
@@ -787,6 +814,7 @@ main(void)
 		cmocka_unit_test(installs_two_exact_rules),
 		cmocka_unit_test(idle_counts_reach_the_record),
 		cmocka_unit_test(record_first_removes_then_merges),
+		cmocka_unit_test(parked_record_survives_the_end),
 		cmocka_unit_test(limits_refuse_and_pace),
 		cmocka_unit_test(reconnect_resyncs),
 		cmocka_unit_test(refused_rule_and_forgeries),

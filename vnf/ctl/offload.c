@@ -708,8 +708,17 @@ offload_destroy(struct offload *o)
 		return;
 	for (i = 0; o->slots != NULL && i < o->n_slots; i++)
 		if (o->slots[i] != NULL) {
-			free(o->slots[i]->record);
-			free(o->slots[i]);
+			struct entry *e = o->slots[i];
+
+			/* A record still waiting for its rules' counts (a stop whose deletes did
+			 * not settle in time: a slow or gone switch) goes with what there is: a
+			 * record is never lost for want of the switch's share. */
+			if (e->record != NULL) {
+				o->st.records_late++;
+				write_merged(o, e, e->record);
+			}
+			free(e->record);
+			free(e);
 		}
 	free(o->index);
 	free(o->slots);

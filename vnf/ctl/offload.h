@@ -87,6 +87,7 @@ extern const size_t offload_stat_item_count;
 
 /* NULL with errno when memory runs out. `policy` is the one in force (may be NULL). */
 struct offload *offload_create(const struct offload_params *p, const struct policy *policy);
+/* Records still waiting for their rules' counts are written first, with what there is. */
 void offload_destroy(struct offload *o);
 
 /* The switch connection (ofconn.c's events). */
