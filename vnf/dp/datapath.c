@@ -303,10 +303,10 @@ datapath_start(struct datapath *dp)
 
 /* ---- the control thread's poll ---- */
 
-static void
+static uint32_t
 drain_records(struct datapath *dp)
 {
-	uint32_t i;
+	uint32_t i, drained = 0;
 
 	for (i = 0; i < dp->n_workers; i++) {
 		void *objs[64];
@@ -319,21 +319,27 @@ drain_records(struct datapath *dp)
 				if (dp->p.on_record != NULL)
 					dp->p.on_record(dp->p.record_ctx, objs[k]);
 			rte_mempool_put_bulk(dp->rec_pool, objs, n);
+			drained += n;
 		}
 	}
+	return drained;
 }
 
-static void
+static uint32_t
 drain_asks_of(struct datapath *dp, struct dp_lcore *lc)
 {
 	struct offload_ask asks[16];
 	unsigned int n, k;
+	uint32_t drained = 0;
 
 	if (lc->asks == NULL)
-		return;
-	while ((n = rte_ring_sc_dequeue_burst_elem(lc->asks, asks, sizeof(asks[0]), 16, NULL)) > 0)
+		return 0;
+	while ((n = rte_ring_sc_dequeue_burst_elem(lc->asks, asks, sizeof(asks[0]), 16, NULL)) > 0) {
 		for (k = 0; k < n; k++)
 			dp->p.on_offload_ask(dp->p.offload_ctx, &asks[k]);
+		drained += n;
+	}
+	return drained;
 }
 
 void
@@ -412,16 +418,24 @@ datapath_poll(struct datapath *dp)
 {
 	/* Read `finished` before draining: a finished lcore has enqueued its last record. */
 	bool done = all_finished(dp);
+	uint32_t moved = 0;
 
 	if (!dp->lossless)
 		check_links(dp);
 	dp->input->cls->poll(dp->input);
 	for (uint32_t i = 0; i < dp->n_workers; i++)
-		drain_asks_of(dp, &dp->workers[i]); /* before the records: a flow's ask comes first */
-	drain_records(dp);
+		moved += drain_asks_of(dp, &dp->workers[i]); /* before the records: asks first */
+	moved += drain_records(dp);
 	dp_requests_poll(dp);
 	reclaim_policies(dp);
+	dp->poll_active = moved > 0 || dp->ops != NULL || dp->n_retired > 0 || dp->stop;
 	return done;
+}
+
+bool
+datapath_active(const struct datapath *dp)
+{
+	return dp->poll_active;
 }
 
 void

@@ -95,6 +95,12 @@ int datapath_start(struct datapath *dp);
  * stopped). Never blocks.
  */
 bool datapath_poll(struct datapath *dp);
+/*
+ * Whether the last datapath_poll() had something to do or left something waiting (records or
+ * offload asks delivered, requests in flight, policies to reclaim, a stop): the control thread
+ * then polls again soon, and otherwise lets its poll period grow (an idle classifier's CPU).
+ */
+bool datapath_active(const struct datapath *dp);
 /* Ask the lcores to end every flow and finish (signal-safe: sets a flag only). */
 void datapath_stop(struct datapath *dp);
 /* Waits (bounded) for the lcores, delivers the last records, closes the ports. NULL-safe. */

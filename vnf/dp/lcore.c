@@ -383,7 +383,7 @@ loop_worker(struct dp_lcore *lc)
 	struct dp_idle idle;
 	bool pass_flushed = false;
 
-	dp_idle_busy(&idle);
+	dp_idle_init(&idle);
 	classifier_begin(lc);
 	for (;;) {
 		enum dp_input_state st;
@@ -416,11 +416,11 @@ loop_worker(struct dp_lcore *lc)
 		}
 		tx_flush_all(lc);
 		if (got > 0) {
-			dp_idle_busy(&idle);
+			dp_idle_after(&idle, got, burst, dp->cfg.idle_sleep_max_us);
 			continue;
 		}
 		tick(lc);
-		dp_idle_wait(&idle, dp->cfg.idle_sleep_max_us);
+		dp_idle_after(&idle, 0, burst, dp->cfg.idle_sleep_max_us);
 	}
 	return classifier_end(lc);
 }
@@ -434,7 +434,7 @@ loop_fed_worker(struct dp_lcore *lc)
 	struct rte_mbuf *rx[DP_MAX_BURST];
 	struct dp_idle idle;
 
-	dp_idle_busy(&idle);
+	dp_idle_init(&idle);
 	classifier_begin(lc);
 	for (;;) {
 		uint16_t n;
@@ -448,11 +448,11 @@ loop_fed_worker(struct dp_lcore *lc)
 			lc->c.rx += n;
 			classify_burst(lc, rx, n, SCRATCH_PORT_IN_MBUF);
 			tx_flush_all(lc);
-			dp_idle_busy(&idle);
+			dp_idle_after(&idle, n, burst, dp->cfg.idle_sleep_max_us);
 			continue;
 		}
 		tick(lc);
-		dp_idle_wait(&idle, dp->cfg.idle_sleep_max_us);
+		dp_idle_after(&idle, 0, burst, dp->cfg.idle_sleep_max_us);
 	}
 	return classifier_end(lc);
 }
@@ -528,7 +528,7 @@ loop_io(struct dp_lcore *io)
 	struct dp_idle idle;
 	uint32_t i;
 
-	dp_idle_busy(&idle);
+	dp_idle_init(&idle);
 	for (;;) {
 		uint32_t moved = 0;
 		uint16_t pi, k;
@@ -565,11 +565,7 @@ loop_io(struct dp_lcore *io)
 				break;
 			}
 		}
-		if (moved > 0) {
-			dp_idle_busy(&idle);
-			continue;
-		}
-		dp_idle_wait(&idle, dp->cfg.idle_sleep_max_us);
+		dp_idle_after(&idle, moved, burst, dp->cfg.idle_sleep_max_us);
 	}
 	__atomic_store_n(&io->finished, true, __ATOMIC_RELEASE);
 	return 0;
@@ -584,7 +580,7 @@ loop_sf(struct dp_lcore *lc)
 	struct rte_mbuf *rx[DP_MAX_BURST];
 	struct dp_idle idle;
 
-	dp_idle_busy(&idle);
+	dp_idle_init(&idle);
 	while (!dp->stop) {
 		uint16_t pi, i, got = 0;
 
@@ -604,10 +600,7 @@ loop_sf(struct dp_lcore *lc)
 			}
 		}
 		tx_flush_all(lc);
-		if (got > 0)
-			dp_idle_busy(&idle);
-		else
-			dp_idle_wait(&idle, dp->cfg.idle_sleep_max_us);
+		dp_idle_after(&idle, got, burst, dp->cfg.idle_sleep_max_us);
 	}
 	tx_flush_all(lc);
 	__atomic_store_n(&lc->finished, true, __ATOMIC_RELEASE);
