@@ -137,7 +137,7 @@ print_summary(const struct datapath *dp, const struct record_sink *sink)
 		(unsigned long long)st.w.flows_gave_up, (unsigned long long)st.w.dpi_no_state,
 		(unsigned long long)sink->written);
 	if (st.busy_s > 0)
-		fprintf(stderr, "flowtag: busy %.3f s from the first packet in to the last out: %.3f "
+		fprintf(stderr, "flowtag: busy %.6f s from the first packet in to the last out: %.3f "
 				"Mpps, %.0f new flows/s\n",
 			st.busy_s, (double)st.c.rx / st.busy_s / 1e6,
 			(double)st.w.flows_created / st.busy_s);
