@@ -33,6 +33,16 @@ def finish():
     return 1 if _failures else 0
 
 
+def unavailable(what, why):
+    """A prerequisite is missing. Under CI, which has every tool, that is a failed check
+    ("WHAT is there"); elsewhere a skip (exit code 77) that says WHY. Returns the exit code."""
+    if os.environ.get("CI") == "true":
+        check(False, what + " is there")
+        return finish()
+    print("SKIP: " + why)
+    return 77
+
+
 def exit_counters(log):
     """The counters flowtag prints as it exits ("flowtag: counters: name=value ..."; the
     names of worker_counters.def, datapath.* of dp_counters.def, records.*), as a dict; a

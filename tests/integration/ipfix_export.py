@@ -35,7 +35,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, ".."))
-from testlib import Daemon, check, finish, free_port, record_key  # noqa: E402
+from testlib import Daemon, check, finish, record_key, unavailable  # noqa: E402
 
 CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".cap")
 ENGINE_NDPI = 22
@@ -504,11 +504,9 @@ def main():
     a.flowtag = os.path.abspath(a.flowtag)
     for tool in ("nfcapd", "nfdump", "tshark"):
         if shutil.which(tool) is None:
-            if os.environ.get("CI") == "true":
-                check(False, "%s is installed (ovs-integration/install-deps)" % tool)
-                return finish()
-            print("SKIP: %s is not installed (ovs-integration/install-deps installs it)" % tool)
-            return 77
+            return unavailable("%s (ovs-integration/install-deps installs it)" % tool,
+                               "%s is not installed (ovs-integration/install-deps installs it)"
+                               % tool)
     if not os.path.isdir(a.pcaps):
         print("SKIP: no captures at %s" % a.pcaps)
         return 77
