@@ -141,10 +141,13 @@ print_summary(const struct datapath *dp, const struct record_sink *sink)
 				"Mpps, %.0f new flows/s\n",
 			st.busy_s, (double)st.c.rx / st.busy_s / 1e6,
 			(double)st.w.flows_created / st.busy_s);
-	fprintf(stderr, "flowtag: not classified: %llu non-IP, %llu non-first fragments, %llu "
-			"malformed",
-		(unsigned long long)st.w.parse[PARSE_NON_IP], (unsigned long long)st.w.parse[PARSE_FRAGMENT],
-		(unsigned long long)malformed);
+	fprintf(stderr, "flowtag: later IP fragments: %llu, %llu of them with their flow\n",
+		(unsigned long long)st.w.parse[PARSE_FRAGMENT],
+		(unsigned long long)st.w.fragments_attributed);
+	fprintf(stderr, "flowtag: not classified: %llu non-IP, %llu later fragments of no known "
+			"flow, %llu malformed",
+		(unsigned long long)st.w.parse[PARSE_NON_IP],
+		(unsigned long long)st.w.fragments_unattributed, (unsigned long long)malformed);
 	for (r = PARSE_FIRST_MALFORMED; r < PARSE_RESULT_COUNT; r++)
 		if (st.w.parse[r] != 0)
 			fprintf(stderr, " [%s %llu]", parse_result_name((enum parse_result)r),

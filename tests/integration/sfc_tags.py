@@ -43,7 +43,8 @@ FIELDS = ["frame.len", "frame.protocols", "eth.type", "nsh.spi", "nsh.si", "nsh.
           "nsh.metadatatype", "nsh.metadata", "vlan.id", "mpls.label", "mpls.ttl",
           "ip.dsfield.dscp", "ip.checksum.status", "ipv6.tclass.dscp", "ip.proto", "ip.src",
           "ip.dst", "ipv6.nxt", "ipv6.src", "ipv6.dst", "tcp.srcport", "tcp.dstport",
-          "udp.srcport", "udp.dstport", "icmpv6.type"]
+          "udp.srcport", "udp.dstport", "icmpv6.type", "ip.id", "ip.flags.mf", "ip.frag_offset",
+          "ipv6.fraghdr.ident", "ipv6.fraghdr.offset", "ipv6.fraghdr.more"]
 L4 = {"6": "tcp", "17": "udp", "1": "icmp", "58": "icmpv6", "132": "sctp", "2": "igmp",
       "112": "vrrp"}
 
@@ -187,16 +188,43 @@ def flow_key_of_packet(p):
 PARSED_AFTER_ETHERNET = {"ip", "ipv6", "vlan", "mpls", "pppoes", "nsh"}
 
 
+def fragment_of(p):
+    """(datagram, is a later fragment) of a packet that is an IP fragment, else None. The
+    datagram: the fragmented header's addresses and id."""
+    if p["ipv6.fraghdr.ident"]:
+        first = p["ipv6.fraghdr.offset"][:1] == ["0"]
+        if first and p["ipv6.fraghdr.more"][:1] != ["1"]:
+            return None  # an atomic fragment: a whole datagram
+        return (p["ipv6.src"][0], p["ipv6.dst"][0], p["ipv6.fraghdr.ident"][0]), not first
+    if p["ip.src"] and (p["ip.flags.mf"][:1] == ["1"] or p["ip.frag_offset"][:1] not in ([], ["0"])):
+        return (p["ip.src"][0], p["ip.dst"][0], p["ip.id"][0]), p["ip.frag_offset"][:1] != ["0"]
+    return None
+
+
 def packets_by_flow(path):
+    """A capture's packets per flow, in the order flowtag sends them: a later IP fragment
+    belongs to the flow of its datagram's first fragment, and one that comes before that
+    first leaves right after it (flowtag holds it for the first)."""
     by_key = collections.defaultdict(list)
+    datagram_flow, waiting = {}, collections.defaultdict(list)
     for p in tshark_packets(path):
         layers = p["frame.protocols"][0].split(":") if p["frame.protocols"] else []
         after = layers[2] if layers[1:2] == ["ethertype"] else layers[1] if len(layers) > 1 else ""
         if layers[:1] == ["eth"] and after not in PARSED_AFTER_ETHERNET:
             continue
+        frag = fragment_of(p)
+        if frag is not None and frag[1]:
+            if frag[0] in datagram_flow:
+                by_key[datagram_flow[frag[0]]].append(p)
+            else:
+                waiting[frag[0]].append(p)
+            continue
         k = flow_key_of_packet(p)
         if k is not None:
             by_key[k].append(p)
+            if frag is not None:
+                datagram_flow[frag[0]] = k
+                by_key[k].extend(waiting.pop(frag[0], []))
     return by_key
 
 

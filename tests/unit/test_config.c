@@ -182,7 +182,7 @@ errors_name_line_and_column(void **state)
 	(void)state;
 	expect_error("flows:\n  capacty: 5\n",
 		     "t.yaml:2:3: unknown key 'capacty' in flows (expected one of: capacity, "
-		     "classifying, ipv6, metadata, timeouts, packet_budget)");
+		     "classifying, ipv6, metadata, timeouts, packet_budget, fragments)");
 	expect_error("datapath:\n  burst_size: lots\n",
 		     "t.yaml:2:15: 'burst_size' must be a whole number from 1 to 256, found 'lots'");
 	expect_error("datapath:\n  burst_size: 1000\n",
@@ -229,7 +229,11 @@ errors_name_line_and_column(void **state)
 	expect_error("flows:\n  metadata: 0\n",
 		     "t.yaml:2:13: 'metadata' is 0, expected 1 to 67108864");
 	expect_error("flows:\n  timeouts:\n    udp: 0\n",
-		     "t.yaml:3:10: 'udp' is 0, expected 1 to 86400");
+		     "t.yaml:3:10: 'udp' is 0, expected 1 to 86400");	expect_error("flows:\n  fragments:\n    timeout: 121\n",
+		     "t.yaml:3:14: 'timeout' is 121, expected 1 to 120");
+	expect_error("datapath:\n  mbufs: 2047\nflows:\n  fragments: {held: 1024}\n",
+		     "t.yaml:1:1: flows.fragments.held (1024) cannot exceed half of datapath.mbufs "
+		     "(1023): each waiting fragment holds a packet buffer");
 }
 
 static void

@@ -101,10 +101,25 @@ ipv4_fragments(void **state)
 	assert_int_equal(parse_ethernet(p.b, p.len, &pi), PARSE_OK);
 	assert_true(pi.is_fragment);
 	assert_int_equal(pi.dport, 5353);
+	/* What the fragment table keys and counts: id, offset, more, data bytes. */
+	assert_int_equal(pi.frag_id, 0x1234);
+	assert_int_equal(pi.frag_offset, 0);
+	assert_true(pi.frag_more);
+	assert_int_equal(pi.frag_data_len, 108);
 
-	p.b[ip + 7] = 0x10; /* offset 16*8: a later fragment, no L4 header */
+	p.b[ip + 6] = 0x00;
+	p.b[ip + 7] = 0x10; /* offset 16*8, the last: a later fragment, no L4 header */
 	assert_int_equal(parse_ethernet(p.b, p.len, &pi), PARSE_FRAGMENT);
 	assert_false(parse_is_malformed(PARSE_FRAGMENT));
+	assert_int_equal(pi.frag_offset, 128);
+	assert_false(pi.frag_more);
+	assert_int_equal(pi.l4_proto, IPPROTO_UDP);
+	assert_int_equal(pi.src[3], 1);
+
+	p.b[ip + 6] = 0x40; /* DF alone: a whole datagram */
+	p.b[ip + 7] = 0x00;
+	assert_int_equal(parse_ethernet(p.b, p.len, &pi), PARSE_OK);
+	assert_false(pi.is_fragment);
 }
 
 static void
@@ -218,6 +233,11 @@ ipv6_later_fragment(void **state)
 	put16(&p, 9);
 	putn(&p, "0123456789abcdef", 16);
 	assert_int_equal(parse_ethernet(p.b, p.len, &pi), PARSE_FRAGMENT);
+	assert_int_equal(pi.frag_id, 9);
+	assert_int_equal(pi.frag_offset, 8);
+	assert_false(pi.frag_more);
+	assert_int_equal(pi.frag_data_len, 16);
+	assert_int_equal(pi.ip_version, 6);
 }
 
 static void

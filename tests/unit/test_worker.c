@@ -742,6 +742,208 @@ nsh_and_return_ports_are_not_classified(void **state)
 	dpi_destroy(names);
 }
 
+/* ---- IP fragments ---- */
+
+/* A fragment of the HTTP client's packets: IPv4 id `id`, at byte `offset` of its datagram,
+ * `n` bytes of data (the first one: the TCP header and the GET request). */
+static void
+client_fragment(struct pkt *p, uint16_t id, uint16_t offset, bool more)
+{
+	static const char get[] = "GET / HTTP/1.1\r\nHost: h.example\r\n\r\n";
+	uint32_t ip;
+
+	if (offset == 0) {
+		tcp_packet(p, true, 0x18, get);
+		ip = 14;
+	} else {
+		eth(p, 0x0800);
+		ip = ipv4(p, "10.1.1.1", "10.2.2.2", IPPROTO_TCP, 0, 64);
+		memset(p->b + p->len, 'x', 64);
+		p->len += 64;
+	}
+	p->b[ip + 4] = (uint8_t)(id >> 8);
+	p->b[ip + 5] = (uint8_t)id;
+	p->b[ip + 6] = (uint8_t)((more ? 0x20 : 0) | (offset / 8) >> 8);
+	p->b[ip + 7] = (uint8_t)(offset / 8);
+}
+
+static struct worker *
+make_frag(struct sink *s, const struct policy *p, uint32_t frag_capacity, uint32_t frag_held)
+{
+	struct worker_params wp = {
+		.flow_capacity = 64,
+		.dpi_states = 16,
+		.timeout_ms = {300000, 10000, 120000, 60000},
+		.budget_tcp = 80,
+		.budget_udp = 24,
+		.budget_other = 8,
+		.frag_capacity = frag_capacity,
+		.frag_held = frag_held,
+		.frag_timeout_ms = 2000,
+		.policy = p,
+		.on_record = collect,
+		.record_ctx = s,
+		.on_packet = on_packet,
+	};
+	struct worker *w = worker_create(&wp);
+
+	assert_non_null(w);
+	outs = 0;
+	return w;
+}
+
+static void
+fragments_follow_their_flow(void **state)
+{
+	struct worker_stats st;
+	struct sink s = {0};
+	struct dpi *names;
+	char yaml[512];
+	struct policy *p;
+	struct worker *w;
+	struct pkt pk;
+	int i;
+
+	(void)state;
+	snprintf(yaml, sizeof(yaml), http_policy, 8);
+	p = policy_from(yaml, &names);
+	w = make_frag(&s, p, 0, 0);
+	/* In order, before the verdict: the GET's later fragment waits with the flow's packets. */
+	for (i = 0; i < 3; i++) {
+		http_conversation(&pk, i);
+		feed_id(w, &pk, (uintptr_t)i + 1, 0, 0);
+	}
+	client_fragment(&pk, 0x1111, 0, true);
+	feed_id(w, &pk, 4, 0, 0);
+	client_fragment(&pk, 0x1111, 56, false);
+	feed_id(w, &pk, 5, 0, 0);
+	http_conversation(&pk, 4);
+	feed_id(w, &pk, 6, 0, 6);
+	for (i = 0; i < 6; i++) {
+		assert_int_equal(out_log[i].id, i + 1);
+		assert_int_equal(out_log[i].action, WORKER_ACTION_TAG);
+		assert_int_equal(out_log[i].chain, 0); /* web, as the flow */
+	}
+	/* Out of order, after the verdict: the later fragment waits for its first, then both go
+	 * out with the flow's tag, the first one first. */
+	client_fragment(&pk, 0x2222, 56, false);
+	feed_id(w, &pk, 7, 0, 0);
+	client_fragment(&pk, 0x2222, 0, true);
+	feed_id(w, &pk, 8, 0, 2);
+	assert_int_equal(out_log[6].id, 8);
+	assert_int_equal(out_log[7].id, 7);
+	assert_int_equal(out_log[7].action, WORKER_ACTION_TAG);
+	assert_int_equal(out_log[7].chain, 0);
+	/* A later fragment whose first never comes waits, then leaves untagged (malformed: pass)
+	 * when its datagram times out. */
+	client_fragment(&pk, 0x3333, 56, false);
+	feed_id(w, &pk, 9, 0, 0);
+	worker_tick(w, 1000000 + 9 * 1000 + 2500 * 1000);
+	assert_int_equal(outs, 9);
+	assert_int_equal(out_log[8].id, 9);
+	assert_int_equal(out_log[8].action, WORKER_ACTION_PASS);
+	worker_get_stats(w, &st);
+	assert_int_equal(st.fragments_attributed, 2);
+	assert_int_equal(st.fragments_waited, 2);
+	assert_int_equal(st.fragments_unattributed, 1);
+	assert_int_equal(st.parse[PARSE_FRAGMENT], 3);
+	assert_int_equal(st.fragment_datagrams, 0); /* the two whole ones ended when complete */
+	assert_int_equal(st.fragments_waiting, 0);
+	worker_flush(w);
+	assert_int_equal(s.n, 1);
+	assert_int_equal(s.recs[0].packets, 8); /* 6 + the two of the second datagram */
+	assert_int_equal(s.recs[0].rev_packets, 2); /* SYN-ACK, response */
+	worker_destroy(w);
+	policy_destroy(p);
+	dpi_destroy(names);
+}
+
+static void
+ipv6_fragments_follow_their_flow(void **state)
+{
+	struct worker_stats st;
+	struct sink s = {0};
+	struct worker *w = make(&s, 64, 16, WORKER_MALFORMED_DROP);
+	struct pkt q;
+	int later;
+
+	(void)state;
+	for (later = 0; later < 2; later++) {
+		uint32_t ip, fh;
+
+		eth(&q, 0x86dd);
+		ip = ipv6(&q, "2001:db8::1", "2001:db8::2", 44 /* fragment header */, 0);
+		fh = q.len;
+		put8(&q, IPPROTO_UDP);
+		put8(&q, 0);
+		put16(&q, later ? (uint16_t)(48 | 0) : 1); /* offset 48 bytes, or 0 with M */
+		put16(&q, 0xabcd);
+		put16(&q, 0x0001);
+		if (!later) {
+			udp(&q, 40000, 53, 0);
+			dns_query(&q, 0x4321, "frag.example.org");
+		} else {
+			memset(q.b + q.len, 'y', 40);
+			q.len += 40;
+		}
+		q.b[ip + 4] = (uint8_t)((q.len - fh + 0) >> 8);
+		q.b[ip + 5] = (uint8_t)(q.len - fh);
+		/* A later fragment is not malformed: with malformed: drop it still passes with its
+		 * flow (no policy: untagged). */
+		assert_int_equal(feed(w, &q, 1000000 + (uint64_t)later * 1000), WORKER_ACTION_PASS);
+	}
+	worker_get_stats(w, &st);
+	assert_int_equal(st.fragments_attributed, 1);
+	assert_int_equal(st.dropped_malformed, 0);
+	worker_flush(w);
+	assert_int_equal(s.n, 1);
+	assert_int_equal(s.recs[0].packets, 2);
+	worker_destroy(w);
+}
+
+/*
+ * Adversarial: 20,000 later fragments of distinct datagrams whose first never comes, against
+ * a table of 16 datagrams and 8 waiting fragments. At most 8 wait at any time, every other
+ * one passes at once (malformed: pass), each comes back exactly once, and a real flow's
+ * fragments are still followed once the table has room again.
+ */
+static void
+fragment_flood_is_bounded(void **state)
+{
+	struct worker_stats st;
+	struct sink s = {0};
+	struct worker *w;
+	struct pkt pk;
+	uint32_t i;
+
+	(void)state;
+	w = make_frag(&s, NULL, 16, 8);
+	for (i = 0; i < 20000; i++) {
+		struct worker_pkt wp;
+
+		client_fragment(&pk, (uint16_t)(i * 7919u), 56, (i & 1) != 0);
+		pk.b[14 + 12] = (uint8_t)(i >> 8); /* many sources too */
+		wp = (struct worker_pkt){.data = pk.b, .len = pk.len, .wire_len = pk.len,
+					 .time_us = 1000000, .opaque = (void *)(uintptr_t)(i + 1)};
+		worker_process(w, &wp, 1);
+		worker_get_stats(w, &st);
+		assert_true(st.fragments_waiting <= 8);
+		assert_int_equal((uint32_t)outs + st.fragments_waiting, i + 1);
+	}
+	assert_true(st.fragment_table_full >= 20000 - 8);
+	/* Time passes: the waiting ones leave, unattributed; a real flow is followed again. */
+	worker_tick(w, 1000000 + 3000000);
+	assert_int_equal(outs, 20000);
+	client_fragment(&pk, 0x4444, 0, true);
+	feed_id(w, &pk, 30001, 0, 1);
+	client_fragment(&pk, 0x4444, 56, false);
+	feed_id(w, &pk, 30002, 0, 1);
+	worker_get_stats(w, &st);
+	assert_int_equal(st.fragments_attributed, 1);
+	assert_int_equal(st.fragments_unattributed, 20000);
+	worker_destroy(w);
+}
+
 int
 main(void)
 {
@@ -762,6 +964,9 @@ main(void)
 		cmocka_unit_test(policy_generation_256_swaps),
 		cmocka_unit_test(policy_generation_wraps_safely),
 		cmocka_unit_test(nsh_and_return_ports_are_not_classified),
+		cmocka_unit_test(fragments_follow_their_flow),
+		cmocka_unit_test(ipv6_fragments_follow_their_flow),
+		cmocka_unit_test(fragment_flood_is_bounded),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -36,6 +36,9 @@ config_defaults(struct config *cfg)
 	cfg->timeout_ms[FLOW_TC_UDP] = 120 * 1000;
 	cfg->timeout_ms[FLOW_TC_OTHER] = 60 * 1000;
 	cfg->timeout_ms[FLOW_TC_OFFLOADED] = 86400 * 1000;
+	cfg->frag_capacity = WORKER_FRAG_DEFAULT_CAPACITY;
+	cfg->frag_held = WORKER_FRAG_DEFAULT_HELD;
+	cfg->frag_timeout_ms = WORKER_FRAG_DEFAULT_TIMEOUT_MS;
 	/* ndpiReader's limits: past these, nDPI rarely learns anything new. */
 	cfg->budget_tcp = 80;
 	cfg->budget_udp = 24;
@@ -401,6 +404,18 @@ static const struct yaml_key budget_keys[] = {
 	{.name = NULL},
 };
 
+static const struct yaml_key fragment_keys[] = {
+	{.name = "capacity", .type = YAML_KEY_UINT, .offset = CFG(frag_capacity), .min = 16,
+	 .max = 1u << 24, .help = "fragmented datagrams tracked at once per worker"},
+	{.name = "held", .type = YAML_KEY_UINT, .offset = CFG(frag_held), .min = 1,
+	 .max = 1u << 20,
+	 .help = "later fragments that may wait for their first at once per worker (each holds a "
+		 "packet buffer)"},
+	{.name = "timeout", .type = YAML_KEY_SECONDS, .offset = CFG(frag_timeout_ms), .min = 1,
+	 .max = 120, .help = "a datagram is forgotten this long after its last fragment"},
+	{.name = NULL},
+};
+
 static const struct yaml_key flows_keys[] = {
 	{.name = "capacity", .type = YAML_KEY_UINT, .offset = CFG(flow_capacity), .min = 16,
 	 .max = 1u << 26, .help = "flows per worker, 64 bytes each"},
@@ -414,6 +429,8 @@ static const struct yaml_key flows_keys[] = {
 	 .help = "idle timeouts in seconds"},
 	{.name = "packet_budget", .type = YAML_KEY_SECTION, .section = budget_keys,
 	 .help = "packets inspected before giving up"},
+	{.name = "fragments", .type = YAML_KEY_SECTION, .section = fragment_keys,
+	 .help = "IP fragments: later ones follow the flow of their datagram's first"},
 	{.name = NULL},
 };
 
@@ -568,6 +585,11 @@ check_whole(struct yaml_loader *ld, struct config *cfg, yaml_node_t *root)
 	else if (cfg->ipv6_capacity > cfg->flow_capacity)
 		yaml_fail_at(ld, root, "flows.ipv6 (%u) cannot exceed flows.capacity (%u)",
 			     cfg->ipv6_capacity, cfg->flow_capacity);
+	else if (cfg->frag_held > cfg->mbufs / 2)
+		yaml_fail_at(ld, root,
+			     "flows.fragments.held (%u) cannot exceed half of datapath.mbufs (%u): each "
+			     "waiting fragment holds a packet buffer",
+			     cfg->frag_held, cfg->mbufs / 2);
 	else if (cfg->mode == CONFIG_MODE_INLINE && cfg->n_ports != 2)
 		yaml_fail_pos(ld, cfg->mode_node_line, cfg->mode_node_col,
 			      "datapath.mode inline needs exactly 2 ports, found %u", cfg->n_ports);

@@ -70,6 +70,9 @@ struct config {
 	uint32_t ipv6_capacity; /* IPv6 flows at once, per worker (0: flow_capacity / 4) */
 	uint32_t meta_capacity; /* distinct host/JA3/risk values kept (0: flow_capacity / 8) */
 	uint32_t timeout_ms[FLOW_TC_COUNT];
+	uint32_t frag_capacity; /* fragmented datagrams tracked at once, per worker */
+	uint32_t frag_held; /* later fragments waiting for their first, per worker */
+	uint32_t frag_timeout_ms;
 	uint32_t budget_tcp;
 	uint32_t budget_udp;
 	uint32_t budget_other;

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -21,6 +22,7 @@ struct dpi {
 	uint32_t *free_stack; /* free slot numbers */
 	uint32_t free_top;
 	uint32_t max_states;
+	bool ready; /* created whole: the free stack says which states are in use */
 };
 
 size_t
@@ -70,14 +72,32 @@ dpi_create(const struct dpi_params *params)
 	for (i = 0; i < params->max_states; i++)
 		dpi->free_stack[i] = params->max_states - 1 - i;
 	dpi->free_top = params->max_states;
+	dpi->ready = true;
 	return dpi;
 }
+
+static inline struct ndpi_flow_struct *slot_flow(const struct dpi *dpi, uint32_t slot);
 
 void
 dpi_destroy(struct dpi *dpi)
 {
 	if (dpi == NULL)
 		return;
+	if (dpi->ready && dpi->free_top < dpi->max_states) {
+		/* States still in use (a worker destroyed without a flush) own what nDPI's
+		 * dissectors allocated in them: free that too. */
+		uint8_t *is_free = calloc(dpi->max_states, 1);
+		uint32_t i;
+
+		if (is_free != NULL) {
+			for (i = 0; i < dpi->free_top; i++)
+				is_free[dpi->free_stack[i]] = 1;
+			for (i = 0; i < dpi->max_states; i++)
+				if (!is_free[i])
+					ndpi_free_flow_data(slot_flow(dpi, i));
+			free(is_free);
+		}
+	}
 	if (dpi->ndpi != NULL)
 		ndpi_exit_detection_module(dpi->ndpi);
 	free(dpi->states);

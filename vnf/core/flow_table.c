@@ -350,7 +350,7 @@ flow_table_lookup(struct flow_table *ft, const struct flow_key *key, uint32_t ha
 	}
 }
 
-static uint32_t
+uint32_t
 flow_table_index(const struct flow_table *ft, const struct flow_entry *e)
 {
 	return (uint32_t)(e - ft->entries);

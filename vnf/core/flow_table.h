@@ -212,6 +212,8 @@ void flow_table_flush(struct flow_table *ft);
 
 /* The entry at index idx if a flow lives there, else NULL (for visiting the whole table). */
 struct flow_entry *flow_table_entry_at(struct flow_table *ft, uint32_t idx);
+/* The index of a live entry (stable while its flow lives; check flow_id when it comes back). */
+uint32_t flow_table_index(const struct flow_table *ft, const struct flow_entry *e);
 uint32_t flow_table_capacity(const struct flow_table *ft);
 void flow_table_get_stats(const struct flow_table *ft, struct flow_table_stats *stats);
 

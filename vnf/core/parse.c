@@ -162,11 +162,17 @@ parse_ipv4(const uint8_t *frame, uint32_t len, uint32_t off, int depth, struct p
 	memcpy(info->dst, ip + 16, 4);
 
 	frag = rd16(ip + 6);
-	if ((frag & 0x1fff) != 0) {
-		info->l4_off = 0;
-		return PARSE_FRAGMENT;
+	if ((frag & 0x3fff) != 0) { /* offset or MF: one fragment of a datagram */
+		info->frag_id = rd16(ip + 4);
+		info->frag_offset = (uint16_t)((frag & 0x1fff) * 8);
+		info->frag_more = (frag & 0x2000) != 0;
+		info->frag_data_len = (uint16_t)(tot_len - ihl);
+		if ((frag & 0x1fff) != 0) {
+			info->l4_off = 0;
+			return PARSE_FRAGMENT;
+		}
+		info->is_fragment = 1;
 	}
-	info->is_fragment = (frag & 0x2000) != 0;
 
 	if (info->l4_proto == IPPROTO_IPV6 || info->l4_proto == IPPROTO_IPIP)
 		return parse_inner_ip(frame, end, off + ihl, info->l4_proto == IPPROTO_IPV6 ? 6 : 4,
@@ -225,12 +231,20 @@ parse_ipv6(const uint8_t *frame, uint32_t len, uint32_t off, int depth, struct p
 			return PARSE_IPV6_EXT_TRUNCATED;
 		if (nh == IPPROTO_FRAGMENT) {
 			uint16_t fo = rd16(frame + cur + 2);
+			/* The datagram's length as the header says (the capture may cut it short). */
+			uint32_t declared = off + IPV6_HLEN + rd16(ip + 4);
 
+			info->frag_id = (uint32_t)rd16(frame + cur + 4) << 16 | rd16(frame + cur + 6);
+			info->frag_offset = (uint16_t)(fo & 0xfff8);
+			info->frag_more = (fo & 1) != 0;
+			info->frag_data_len =
+				(uint16_t)(declared > cur + 8 ? declared - (cur + 8) : 0);
 			if ((fo & 0xfff8) != 0) {
 				info->l4_proto = frame[cur];
 				info->l4_off = 0;
 				return PARSE_FRAGMENT;
 			}
+			/* Offset 0 without M: an atomic fragment (RFC 6946), a whole datagram. */
 			info->is_fragment = (fo & 1) != 0;
 			ext_len = 8;
 		} else if (nh == IPPROTO_AH) {

@@ -63,7 +63,16 @@ struct parse_info {
 	uint8_t tcp_flags;
 	uint8_t is_fragment : 1; /* first fragment of a fragmented datagram */
 	uint8_t tunnelled : 1; /* the addresses are those of an inner IP header */
+	uint8_t frag_more : 1; /* a fragment (first or later) with more after it */
 	uint16_t sport, dport; /* host order; ICMP: type<<8|code in sport, 0 in dport */
+	/*
+	 * A fragment (is_fragment, or PARSE_FRAGMENT): its datagram's id (IPv4: 16 bits, IPv6:
+	 * the fragment header's 32), where its data sits in the datagram and how long it is (as
+	 * its header says, not as captured), in bytes.
+	 */
+	uint32_t frag_id;
+	uint16_t frag_offset;
+	uint16_t frag_data_len;
 	uint8_t src[16], dst[16]; /* IPv4 in the first 4 bytes, rest zero */
 };
 

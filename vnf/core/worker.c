@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "dpi.h"
+#include "frag_table.h"
 #include "meta_pool.h"
 #include "nsh.h"
 #include "stat_item.h"
@@ -20,6 +21,7 @@
 
 /* Entries the idle sweep examines per burst at most: bounds the time one burst can take. */
 #define EXPIRE_BUDGET 256
+#define FRAG_EXPIRE_BUDGET 4096 /* fragment table buckets examined per call at most */
 #define POLICY_GEN_STALE 0 /* flow_entry.policy_gen: decided under a forgotten policy */
 /* Policy generations whose chain names records can still give (a flow idle across more
  * policy changes than this has its chain reported as unknown). */
@@ -39,6 +41,7 @@ struct policy_names {
 
 struct worker {
 	struct flow_table *flows;
+	struct frag_table *frags; /* fragmented datagrams: which flow their later fragments join */
 	struct dpi *dpi;
 	struct meta_pool *meta; /* nDPI's findings (host, JA3, risk), kept past the verdict */
 	/*
@@ -64,6 +67,7 @@ struct worker {
 };
 
 static void on_flow_end(void *ctx, struct flow_entry *e, enum flow_end_reason reason);
+static void on_fragment_release(void *ctx, void *item, const struct frag_flow *flow);
 
 static void
 remember_policy_names(struct worker *w)
@@ -92,6 +96,7 @@ struct worker *
 worker_create(const struct worker_params *params)
 {
 	struct flow_table_params ftp = {0};
+	struct frag_table_params fp = {0};
 	struct dpi_params dp = {0};
 	struct worker *w;
 
@@ -115,6 +120,14 @@ worker_create(const struct worker_params *params)
 	ftp.on_end = on_flow_end;
 	ftp.cb_ctx = w;
 	w->flows = flow_table_create(&ftp);
+	fp.capacity = params->frag_capacity != 0 ? params->frag_capacity : WORKER_FRAG_DEFAULT_CAPACITY;
+	fp.held_max = params->frag_held != 0 ? params->frag_held : WORKER_FRAG_DEFAULT_HELD;
+	fp.timeout_ms =
+		params->frag_timeout_ms != 0 ? params->frag_timeout_ms : WORKER_FRAG_DEFAULT_TIMEOUT_MS;
+	fp.item_size = sizeof(struct worker_pkt);
+	fp.release = on_fragment_release;
+	fp.ctx = w;
+	w->frags = frag_table_create(&fp);
 	dp.max_states = params->dpi_states;
 	w->dpi = dpi_create(&dp);
 	w->meta = meta_pool_create(params->meta_capacity != 0
@@ -127,7 +140,8 @@ worker_create(const struct worker_params *params)
 		if (w->held == NULL || w->held_n == NULL)
 			w->hold_max = UINT32_MAX; /* marks the failure below */
 	}
-	if (w->flows == NULL || w->dpi == NULL || w->meta == NULL || w->hold_max == UINT32_MAX) {
+	if (w->flows == NULL || w->frags == NULL || w->dpi == NULL || w->meta == NULL ||
+	    w->hold_max == UINT32_MAX) {
 		int err = errno != 0 ? errno : ENOMEM;
 
 		worker_destroy(w);
@@ -143,6 +157,7 @@ worker_destroy(struct worker *w)
 	if (w == NULL)
 		return;
 	flow_table_destroy(w->flows);
+	frag_table_destroy(w->frags);
 	dpi_destroy(w->dpi);
 	meta_pool_destroy(w->meta);
 	free(w->held);
@@ -583,6 +598,115 @@ worker_offload_notice(struct worker *w, const struct offload_notice *n)
 	}
 }
 
+/* ---- IP fragments: later ones follow the flow of their datagram's first (frag_table.h) ---- */
+
+/* A later fragment no flow can be found for: passed or dropped as malformed packets are. */
+static void
+fragment_unattributed(struct worker *w, const struct worker_pkt *pkt)
+{
+	w->st.fragments_unattributed++;
+	if (w->p.malformed == WORKER_MALFORMED_DROP) {
+		w->st.dropped_malformed++;
+		emit_plain(w, pkt, WORKER_ACTION_DROP);
+	} else {
+		emit_plain(w, pkt, WORKER_ACTION_PASS);
+	}
+}
+
+/*
+ * A later fragment of flow `f`'s datagram: counted in the flow, and out with its decision
+ * (or, before the verdict, as the flow's other packets then: held or the unclassified
+ * decision). Never given to nDPI (it has no transport header), as ndpiReader does.
+ */
+static void
+fragment_of_flow(struct worker *w, const struct worker_pkt *pkt, const struct frag_flow *f)
+{
+	struct flow_entry *e = flow_table_entry_at(w->flows, f->index);
+	uint32_t rev;
+
+	if (e == NULL || e->flow_id != f->flow_id) { /* the flow ended since its first fragment */
+		fragment_unattributed(w, pkt);
+		return;
+	}
+	w->st.fragments_attributed++;
+	e->packets++;
+	e->bytes += pkt->wire_len;
+	rev = (uint32_t)f->from_hi ^ (uint32_t)(e->flags & FLOW_F_INITIATOR_HI);
+	e->rev_packets += rev;
+	e->rev_bytes += (uint64_t)(pkt->wire_len & -rev);
+	flow_table_touch(w->flows, e, w->now_ms, (enum flow_timeout_class)e->tclass);
+	if ((e->flags & FLOW_F_DECIDED) && e->policy_gen != w->policy_gen)
+		decide(w, e, true, meta_pool_get(w->meta, e->meta_id)); /* a new policy since */
+	w->st.app_packets[e->app_proto % WORKER_MAX_APPS]++;
+	w->st.app_bytes[e->app_proto % WORKER_MAX_APPS] += pkt->wire_len;
+	w->st.category_packets[e->category % WORKER_MAX_CATEGORIES]++;
+	if (e->flags & FLOW_F_DECIDED) {
+		struct policy_decision d = flow_decision(e);
+
+		emit_decided(w, e, pkt, &d, NULL);
+	} else {
+		before_verdict(w, e, pkt);
+	}
+}
+
+/* A fragment that waited for its first leaves the fragment table: with its flow, or not. */
+static void
+on_fragment_release(void *ctx, void *item, const struct frag_flow *flow)
+{
+	struct worker *w = ctx;
+	struct worker_pkt pkt;
+
+	memcpy(&pkt, item, sizeof(pkt));
+	if (flow != NULL)
+		fragment_of_flow(w, &pkt, flow);
+	else
+		fragment_unattributed(w, &pkt);
+}
+
+/*
+ * A later fragment (no ports): the flow of its datagram's first fragment, or it waits for
+ * that first. Inside an IP-in-IP tunnel the datagram's outer addresses are not the flow's: not
+ * followed (counted as unattributed).
+ */
+static void
+later_fragment(struct worker *w, const struct worker_pkt *pkt, const struct parse_info *pi)
+{
+	struct frag_key key;
+	struct frag_flow f;
+
+	if (pi->tunnelled) {
+		fragment_unattributed(w, pkt);
+		return;
+	}
+	frag_key_from_packet(pi, &key);
+	switch (frag_table_later(w->frags, &key, pi, w->now_ms, pkt, &f)) {
+	case FRAG_ATTRIBUTED:
+		fragment_of_flow(w, pkt, &f);
+		break;
+	case FRAG_HELD:
+		w->st.fragments_waited++;
+		break;
+	case FRAG_NO_ROOM:
+	default:
+		w->st.fragment_table_full++;
+		fragment_unattributed(w, pkt);
+		break;
+	}
+}
+
+/* The first fragment of a datagram went out with flow e: its later fragments will follow. */
+static void
+first_fragment(struct worker *w, struct flow_entry *e, const struct pkt_stage *ps)
+{
+	struct frag_key key;
+	struct frag_flow f = {.index = flow_table_index(w->flows, e), .flow_id = e->flow_id,
+			      .from_hi = ps->from_hi};
+
+	frag_key_from_packet(&ps->pi, &key);
+	if (!frag_table_first(w->frags, &key, &ps->pi, w->now_ms, &f))
+		w->st.fragment_table_full++;
+}
+
 /* Stage 1: parse, and for a packet to classify, its key and hash; prefetch its index slot. */
 static void
 stage_parse(struct worker *w, const struct worker_pkt *pkt, struct pkt_stage *ps)
@@ -644,6 +768,10 @@ process_one(struct worker *w, const struct worker_pkt *pkt, const struct pkt_sta
 		return;
 	}
 	w->st.parse[r]++;
+	if (r == PARSE_FRAGMENT) {
+		later_fragment(w, pkt, pi);
+		return;
+	}
 	if (r != PARSE_OK) {
 		if (parse_is_malformed(r) && w->p.malformed == WORKER_MALFORMED_DROP) {
 			w->st.dropped_malformed++;
@@ -709,6 +837,8 @@ process_one(struct worker *w, const struct worker_pkt *pkt, const struct pkt_sta
 	} else {
 		before_verdict(w, e, pkt);
 	}
+	if (pi->is_fragment && !pi->tunnelled)
+		first_fragment(w, e, ps);
 }
 
 /* Packets staged together: their flows' cache lines are fetched while the others parse. */
@@ -738,6 +868,7 @@ worker_process(struct worker *w, const struct worker_pkt *pkts, uint16_t n)
 		}
 	}
 	flow_table_expire(w->flows, w->now_ms, EXPIRE_BUDGET, w->record_room);
+	frag_table_expire(w->frags, w->now_ms, FRAG_EXPIRE_BUDGET);
 }
 
 void
@@ -746,6 +877,7 @@ worker_tick(struct worker *w, uint64_t now_us)
 	if (now_us / 1000 > w->now_ms)
 		w->now_ms = now_us / 1000;
 	flow_table_expire(w->flows, w->now_ms, EXPIRE_BUDGET, w->record_room);
+	frag_table_expire(w->frags, w->now_ms, FRAG_EXPIRE_BUDGET);
 }
 
 void
@@ -763,6 +895,7 @@ worker_set_record_room(struct worker *w, uint32_t room)
 void
 worker_flush(struct worker *w)
 {
+	frag_table_flush(w->frags); /* fragments still waiting for a first: it will not come */
 	flow_table_flush(w->flows);
 }
 
@@ -832,8 +965,12 @@ worker_get_stats(const struct worker *w, struct worker_stats *stats)
 {
 	struct flow_table_stats fts;
 	struct meta_pool_stats ms;
+	struct frag_table_stats frs;
 
 	*stats = w->st;
+	frag_table_get_stats(w->frags, &frs);
+	stats->fragment_datagrams = frs.datagrams;
+	stats->fragments_waiting = frs.held;
 	flow_table_get_stats(w->flows, &fts);
 	meta_pool_get_stats(w->meta, &ms);
 	stats->flows_active = fts.active;
@@ -876,7 +1013,8 @@ worker_bytes_per_classified_flow(const struct worker *w)
 size_t
 worker_shared_pool_bytes(const struct worker *w)
 {
-	return flow_table_ipv6_pool_bytes(w->flows) + meta_pool_bytes(w->meta);
+	return flow_table_ipv6_pool_bytes(w->flows) + meta_pool_bytes(w->meta) +
+	       frag_table_bytes(w->frags);
 }
 
 size_t

@@ -83,6 +83,10 @@ struct worker_params {
 	 * much longer, at its first packet past the mark (IPFIX active timeout); 0 = never. */
 	uint32_t active_timeout_ms;
 	enum worker_malformed_policy malformed;
+	/* IP fragments (frag_table.h); 0: the WORKER_FRAG_DEFAULT_* values. */
+	uint32_t frag_capacity; /* fragmented datagrams tracked at once */
+	uint32_t frag_held; /* later fragments waiting for their first, at once */
+	uint32_t frag_timeout_ms;
 	const struct policy *policy; /* NULL: pass everything untagged */
 	worker_packet_cb on_packet; /* required for worker_process */
 	void *packet_ctx;
@@ -92,6 +96,10 @@ struct worker_params {
 	worker_offload_cb on_offload;
 	void *offload_ctx;
 };
+
+#define WORKER_FRAG_DEFAULT_CAPACITY 4096
+#define WORKER_FRAG_DEFAULT_HELD 512
+#define WORKER_FRAG_DEFAULT_TIMEOUT_MS 5000
 
 #define WORKER_MAX_APPS 512 /* nDPI 4.2 has 282 protocols */
 #define WORKER_MAX_CATEGORIES 128

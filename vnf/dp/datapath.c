@@ -97,6 +97,9 @@ make_classifier(struct datapath *dp, struct dp_lcore *lc, char *err, size_t err_
 	wp.ipv6_capacity = cfg->ipv6_capacity;
 	wp.meta_capacity = cfg->meta_capacity;
 	memcpy(wp.timeout_ms, cfg->timeout_ms, sizeof(wp.timeout_ms));
+	wp.frag_capacity = cfg->frag_capacity;
+	wp.frag_held = cfg->frag_held;
+	wp.frag_timeout_ms = cfg->frag_timeout_ms;
 	wp.budget_tcp = cfg->budget_tcp;
 	wp.budget_udp = cfg->budget_udp;
 	wp.budget_other = cfg->budget_other;

@@ -468,7 +468,10 @@ owner_of(const struct datapath *dp, struct rte_mbuf *m)
 	struct parse_info pi;
 	struct flow_key key;
 
-	if (parse_ethernet(rte_pktmbuf_mtod(m, const uint8_t *), m->data_len, &pi) != PARSE_OK)
+	enum parse_result r = parse_ethernet(rte_pktmbuf_mtod(m, const uint8_t *), m->data_len, &pi);
+
+	/* A later IP fragment has no ports, but the address pair is all the owner needs. */
+	if (r != PARSE_OK && r != PARSE_FRAGMENT)
 		return 0; /* not a flow packet: passed or dropped alike by any worker */
 	flow_key_from_packet(&pi, &key);
 	key.lo_port = key.hi_port = 0;
