@@ -393,6 +393,50 @@ result_names(void **state)
 	assert_string_equal(parse_result_name(PARSE_RESULT_COUNT), "invalid");
 }
 
+/* Captures from hosts with TSO: an IP length of 0 is the frame's own in a capture, and
+ * malformed on a port; ip_end says how long the packet was when the capture cut it short. */
+static void
+tso_lengths_in_captures(void **state)
+{
+	struct parse_info pi;
+	struct pkt p;
+	uint32_t ip;
+
+	(void)state;
+	eth(&p, 0x0800);
+	ip = ipv4(&p, "10.0.0.1", "10.0.0.2", IPPROTO_TCP, 0, 20 + 3000);
+	tcp(&p, 40000, 80, 0x18, 0);
+	memset(p.b + p.len, 'x', 3000);
+	p.len += 3000;
+	assert_int_equal(parse_frame(p.b, p.len, PARSE_F_CAPTURE, &pi), PARSE_OK);
+	assert_int_equal(pi.ip_end, p.len);
+	/* Cut to 100 bytes by a snap length: parsed as far as it goes, ip_end the wire's. */
+	assert_int_equal(parse_frame(p.b, 100, PARSE_F_CAPTURE, &pi), PARSE_OK);
+	assert_int_equal(pi.ip_end, p.len);
+	assert_int_equal(pi.l3_len, 100 - 14);
+
+	p.b[ip + 2] = 0;
+	p.b[ip + 3] = 0; /* TSO: the NIC writes the length */
+	assert_int_equal(parse_ethernet(p.b, p.len, &pi), PARSE_IPV4_BAD_LENGTH);
+	assert_int_equal(parse_frame(p.b, p.len, PARSE_F_CAPTURE, &pi), PARSE_OK);
+	assert_int_equal(pi.l3_len, 20 + 20 + 3000);
+	assert_int_equal(pi.payload_len, 3000);
+	assert_int_equal(pi.ip_end, p.len);
+
+	eth(&p, 0x86dd);
+	ip = ipv6(&p, "2001:db8::1", "2001:db8::2", IPPROTO_TCP, 0); /* payload length 0 */
+	tcp(&p, 40000, 443, 0x18, 0);
+	memset(p.b + p.len, 'y', 2000);
+	p.len += 2000;
+	assert_int_equal(parse_ethernet(p.b, p.len, &pi), PARSE_TCP_TRUNCATED);
+	assert_int_equal(parse_frame(p.b, p.len, PARSE_F_CAPTURE, &pi), PARSE_OK);
+	assert_int_equal(pi.payload_len, 2000);
+	assert_int_equal(pi.ip_end, p.len);
+	/* A jumbogram's length is 0 too, with a hop-by-hop header: not read as TSO. */
+	p.b[ip + 6] = IPPROTO_HOPOPTS;
+	assert_int_not_equal(parse_frame(p.b, p.len, PARSE_F_CAPTURE, &pi), PARSE_OK);
+}
+
 int
 main(void)
 {
@@ -405,6 +449,7 @@ main(void)
 		cmocka_unit_test(tcp_zero_length_options),
 		cmocka_unit_test(ipv6_extension_chain),
 		cmocka_unit_test(ipv6_later_fragment),
+		cmocka_unit_test(tso_lengths_in_captures),
 		cmocka_unit_test(six_in_four),
 		cmocka_unit_test(icmp_and_sctp),
 		cmocka_unit_test(non_ip),

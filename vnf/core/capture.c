@@ -162,6 +162,34 @@ linktype_supported(int lt)
 	}
 }
 
+/*
+ * A frame the capture cut short (caplen < wire length) whose IP length is 0: a TSO send
+ * (parse.h PARSE_F_CAPTURE). The bytes it would have had are gone, and so is the only other
+ * record of its length once the frame is an mbuf: write the wire's length into the header,
+ * as the NIC did when it sent it, so the packet counts as long as it was.
+ */
+static void
+restore_tso_length(uint8_t *frame, uint32_t caplen, uint32_t wire_len)
+{
+	struct wire_l2 l2;
+	uint32_t off, ip_len;
+
+	if (caplen >= wire_len || wire_walk_l2(frame, caplen, &l2) != WIRE_OK)
+		return;
+	off = l2.payload_off;
+	ip_len = wire_len - off < 65535 ? wire_len - off : 65535;
+	if (l2.ethertype == ETHERTYPE_IPV4 && caplen >= off + 20 && (frame[off] >> 4) == 4 &&
+	    frame[off + 2] == 0 && frame[off + 3] == 0) {
+		frame[off + 2] = (uint8_t)(ip_len >> 8);
+		frame[off + 3] = (uint8_t)ip_len;
+	} else if (l2.ethertype == ETHERTYPE_IPV6 && caplen >= off + 40 && (frame[off] >> 4) == 6 &&
+		   frame[off + 4] == 0 && frame[off + 5] == 0 && frame[off + 6] != 0 /* jumbo */ &&
+		   ip_len > 40) {
+		frame[off + 4] = (uint8_t)((ip_len - 40) >> 8);
+		frame[off + 5] = (uint8_t)(ip_len - 40);
+	}
+}
+
 static int
 append_file(const char *path, pcap_dumper_t *dumper, uint8_t *frame, uint64_t *packets, char *err,
 	    size_t err_len)
@@ -192,9 +220,15 @@ append_file(const char *path, pcap_dumper_t *dumper, uint8_t *frame, uint64_t *p
 		struct pcap_pkthdr out = *hdr;
 		int n = capture_to_ethernet(lt, data, hdr->caplen, frame, OUT_SNAPLEN);
 
-		out.caplen = (bpf_u_int32)n;
 		/* The wire length changes by the same amount as the header did. */
 		out.len = hdr->len + (bpf_u_int32)n - hdr->caplen;
+		/* DPDK's pcap port takes a frame's length as 16 bits: past 64 KB (a BIG TCP send)
+		 * it built a chain shorter than the length it claimed, and reading it crashed. */
+		if (n > CAPTURE_MAX_FRAME)
+			n = CAPTURE_MAX_FRAME;
+		out.caplen = (bpf_u_int32)n;
+		if (n > 0)
+			restore_tso_length(frame, out.caplen, out.len);
 		pcap_dump((u_char *)dumper, &out, frame);
 		(*packets)++;
 	}

@@ -15,8 +15,16 @@
 #include <stdint.h>
 
 /*
+ * The longest frame a replay reads: the first 65,535 bytes of a longer one (a BIG TCP send)
+ * are kept, and the rest is not classified or counted.
+ */
+#define CAPTURE_MAX_FRAME 65535
+
+/*
  * Write the packets of inputs[0..n-1], in order, to `out_path` as an Ethernet pcap.
- * *packets gets the number written. Returns 0, or -1 with a message in err.
+ * *packets gets the number written. A frame the capture cut short whose IP length is 0 (a
+ * TSO send) gets its wire length written there, so it counts whole. Returns 0, or -1 with a
+ * message in err.
  */
 int capture_normalize(const char *const *inputs, int n, const char *out_path, uint64_t *packets,
 		      char *err, size_t err_len);

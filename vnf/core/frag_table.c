@@ -155,9 +155,14 @@ forget(struct frag_table *ft, struct frag_entry *e)
 	return n;
 }
 
-/* A free way of the key's bucket (or one whose datagram timed out), claimed for key. */
+/*
+ * A free way of the key's bucket (or one whose datagram timed out), claimed for key. For a
+ * first fragment (`first`), whose flow is known, a datagram still waiting for its own first
+ * gives way too, the one idle longest: stray later fragments (a flood of them) must not keep
+ * a real flow's datagrams from being followed.
+ */
 static struct frag_entry *
-claim(struct frag_table *ft, const struct frag_key *key, uint64_t now_ms)
+claim(struct frag_table *ft, const struct frag_key *key, uint64_t now_ms, bool first)
 {
 	struct frag_entry *b = bucket_of(ft, key), *e = NULL;
 	int i;
@@ -169,6 +174,17 @@ claim(struct frag_table *ft, const struct frag_key *key, uint64_t now_ms)
 		if (expired(ft, &b[i], now_ms)) {
 			forget(ft, &b[i]);
 			e = &b[i];
+		}
+	for (i = 0; i < FRAG_WAYS && e == NULL && first; i++)
+		if (b[i].flow_index == FRAG_NONE) {
+			struct frag_entry *oldest = &b[i];
+			int j;
+
+			for (j = i + 1; j < FRAG_WAYS; j++)
+				if (b[j].flow_index == FRAG_NONE && b[j].last_ms < oldest->last_ms)
+					oldest = &b[j];
+			forget(ft, oldest);
+			e = oldest;
 		}
 	if (e == NULL)
 		return NULL;
@@ -200,7 +216,7 @@ frag_table_first(struct frag_table *ft, const struct frag_key *key, const struct
 {
 	struct frag_entry *e = find(ft, key);
 
-	if (e == NULL && (e = claim(ft, key, now_ms)) == NULL)
+	if (e == NULL && (e = claim(ft, key, now_ms, true)) == NULL)
 		return false;
 	e->flow_index = flow->index;
 	e->flow_id = flow->flow_id;
@@ -232,7 +248,7 @@ frag_table_later(struct frag_table *ft, const struct frag_key *key, const struct
 		(void)frag_table_expire(ft, now_ms, UINT32_MAX);
 	if (ft->free_head == FRAG_NONE)
 		return FRAG_NO_ROOM;
-	if (e == NULL && (e = claim(ft, key, now_ms)) == NULL)
+	if (e == NULL && (e = claim(ft, key, now_ms, false)) == NULL)
 		return FRAG_NO_ROOM;
 	(void)account(e, pi, now_ms);
 	i = ft->free_head;

@@ -11,10 +11,12 @@
  * its datagram's bytes have been seen or `timeout_ms` after its last fragment.
  *
  * Bounded and hostile-safe: `capacity` datagrams in buckets of FRAG_WAYS, indexed by the
- * process's keyed hash (keyed_hash.h), so crafted ids cannot pile into one bucket; when a
- * bucket's ways are all in use by live datagrams, a new one is not tracked (the caller counts
- * it; its later fragments go unattributed) rather than pushing a live one out. Nothing is
- * allocated after creation. Pure code, no EAL; one table per worker, no locks.
+ * process's keyed hash (keyed_hash.h), so crafted ids cannot pile into one bucket. When a
+ * bucket's ways are all in use, a first fragment (its flow known) takes the way of a datagram
+ * still waiting for its own first, the one idle longest (its waiting fragments leave
+ * unattributed), so stray later fragments cannot keep real flows' datagrams out; otherwise
+ * the new datagram is not tracked (the caller counts it; its later fragments go
+ * unattributed) rather than pushing a followed one out. Nothing is allocated after creation. Pure code, no EAL; one table per worker, no locks.
  */
 #ifndef FLOWTAG_FRAG_TABLE_H
 #define FLOWTAG_FRAG_TABLE_H

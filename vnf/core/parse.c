@@ -147,8 +147,12 @@ parse_ipv4(const uint8_t *frame, uint32_t len, uint32_t off, int depth, struct p
 	if (ihl < IPV4_MIN_HLEN || ihl > avail)
 		return PARSE_IPV4_BAD_IHL;
 	tot_len = rd16(ip + 2);
+	if (tot_len == 0 && info->tso_length && avail > ihl)
+		tot_len = avail; /* a capture of a TSO send: the NIC writes the length */
 	if (tot_len < ihl)
 		return PARSE_IPV4_BAD_LENGTH;
+	if (depth == 0)
+		info->ip_end = off + tot_len;
 	/* Trailing bytes (Ethernet padding) are not IP; a capture may also cut the packet short. */
 	end = off + (tot_len < avail ? tot_len : avail);
 
@@ -202,7 +206,7 @@ static enum parse_result
 parse_ipv6(const uint8_t *frame, uint32_t len, uint32_t off, int depth, struct parse_info *info)
 {
 	const uint8_t *ip = frame + off;
-	uint32_t avail = len - off, end, cur;
+	uint32_t avail = len - off, end, cur, declared_end; /* declared: as the header says */
 	uint8_t nh;
 	int n;
 
@@ -211,6 +215,11 @@ parse_ipv6(const uint8_t *frame, uint32_t len, uint32_t off, int depth, struct p
 	if ((ip[0] >> 4) != 6)
 		return PARSE_BAD_IP_VERSION;
 	end = off + IPV6_HLEN + rd16(ip + 4);
+	if (end == off + IPV6_HLEN && info->tso_length && ip[6] != IPPROTO_HOPOPTS)
+		end = len; /* TSO's length 0 (a jumbogram's is 0 too, with its hop-by-hop option) */
+	declared_end = end;
+	if (depth == 0)
+		info->ip_end = end;
 	if (end > len)
 		end = len; /* cut short by the capture: parse what is there */
 
@@ -231,14 +240,11 @@ parse_ipv6(const uint8_t *frame, uint32_t len, uint32_t off, int depth, struct p
 			return PARSE_IPV6_EXT_TRUNCATED;
 		if (nh == IPPROTO_FRAGMENT) {
 			uint16_t fo = rd16(frame + cur + 2);
-			/* The datagram's length as the header says (the capture may cut it short). */
-			uint32_t declared = off + IPV6_HLEN + rd16(ip + 4);
-
 			info->frag_id = (uint32_t)rd16(frame + cur + 4) << 16 | rd16(frame + cur + 6);
 			info->frag_offset = (uint16_t)(fo & 0xfff8);
 			info->frag_more = (fo & 1) != 0;
 			info->frag_data_len =
-				(uint16_t)(declared > cur + 8 ? declared - (cur + 8) : 0);
+				(uint16_t)(declared_end > cur + 8 ? declared_end - (cur + 8) : 0);
 			if ((fo & 0xfff8) != 0) {
 				info->l4_proto = frame[cur];
 				info->l4_off = 0;
@@ -274,7 +280,7 @@ parse_ip(const uint8_t *frame, uint32_t len, uint32_t off, int version, int dept
 }
 
 enum parse_result
-parse_ethernet(const uint8_t *frame, uint32_t len, struct parse_info *info)
+parse_frame(const uint8_t *frame, uint32_t len, unsigned int flags, struct parse_info *info)
 {
 	struct wire_l2 l2;
 	uint32_t off;
@@ -282,6 +288,7 @@ parse_ethernet(const uint8_t *frame, uint32_t len, struct parse_info *info)
 	int labels;
 
 	memset(info, 0, sizeof(*info));
+	info->tso_length = (flags & PARSE_F_CAPTURE) != 0;
 	switch (wire_walk_l2(frame, len, &l2)) {
 	case WIRE_TRUNCATED:
 		return PARSE_ETH_TRUNCATED;

@@ -64,6 +64,7 @@ struct parse_info {
 	uint8_t is_fragment : 1; /* first fragment of a fragmented datagram */
 	uint8_t tunnelled : 1; /* the addresses are those of an inner IP header */
 	uint8_t frag_more : 1; /* a fragment (first or later) with more after it */
+	uint8_t tso_length : 1; /* PARSE_F_CAPTURE: an IP length of 0 read as the frame's */
 	uint16_t sport, dport; /* host order; ICMP: type<<8|code in sport, 0 in dport */
 	/*
 	 * A fragment (is_fragment, or PARSE_FRAGMENT): its datagram's id (IPv4: 16 bits, IPv6:
@@ -73,11 +74,30 @@ struct parse_info {
 	uint32_t frag_id;
 	uint16_t frag_offset;
 	uint16_t frag_data_len;
+	/* Where the outermost IP packet ends by its own length field: past `len` when a capture
+	 * kept only the first bytes of the frame (its snap length). */
+	uint32_t ip_end;
 	uint8_t src[16], dst[16]; /* IPv4 in the first 4 bytes, rest zero */
 };
 
+/*
+ * PARSE_F_CAPTURE: the frame comes from a capture file, not a port. Captures taken on a host
+ * with TSO hold IP packets whose length field is 0 (the NIC fills it in as it segments);
+ * read those as long as the captured frame, as Wireshark does. A port's frames never get
+ * that benefit of the doubt: there a length of 0 is malformed.
+ */
+#define PARSE_F_CAPTURE 0x1
+
 /* Parse an Ethernet frame. Returns PARSE_OK with *info filled, or the reason it stopped. */
-enum parse_result parse_ethernet(const uint8_t *frame, uint32_t len, struct parse_info *info);
+enum parse_result parse_frame(const uint8_t *frame, uint32_t len, unsigned int flags,
+			      struct parse_info *info);
+
+/* A frame from a port (no PARSE_F_* flags). */
+static inline enum parse_result
+parse_ethernet(const uint8_t *frame, uint32_t len, struct parse_info *info)
+{
+	return parse_frame(frame, len, 0, info);
+}
 
 /* Human-readable name ("ipv4_bad_ihl") and description of a result, for counters and logs. */
 const char *parse_result_name(enum parse_result r);

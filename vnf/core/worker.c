@@ -63,6 +63,7 @@ struct worker {
 	uint64_t now_ms;
 	uint32_t record_room; /* idle expiry ends at most this many flows per call */
 	struct worker_params p;
+	unsigned int parse_flags; /* PARSE_F_CAPTURE for a capture's packets */
 	struct worker_stats st;
 };
 
@@ -109,6 +110,7 @@ worker_create(const struct worker_params *params)
 		return NULL;
 	memset(w, 0, sizeof(*w));
 	w->p = *params;
+	w->parse_flags = params->from_capture ? PARSE_F_CAPTURE : 0;
 	w->policy = params->policy;
 	w->policy_gen = 1;
 	w->record_room = UINT32_MAX;
@@ -444,6 +446,7 @@ struct pkt_stage {
 	struct parse_info pi;
 	struct flow_key key;
 	uint32_t hash;
+	uint32_t wire_len; /* the packet's length to count (worker_params.from_capture) */
 	uint8_t result; /* enum parse_result */
 	bool from_hi;
 	bool has_key;
@@ -711,7 +714,10 @@ first_fragment(struct worker *w, struct flow_entry *e, const struct pkt_stage *p
 static void
 stage_parse(struct worker *w, const struct worker_pkt *pkt, struct pkt_stage *ps)
 {
-	ps->result = (uint8_t)parse_ethernet(pkt->data, pkt->len, &ps->pi);
+	ps->result = (uint8_t)parse_frame(pkt->data, pkt->len, w->parse_flags, &ps->pi);
+	ps->wire_len = pkt->wire_len;
+	if (w->p.from_capture && ps->pi.ip_end > pkt->wire_len)
+		ps->wire_len = ps->pi.ip_end; /* cut short by the capture's snap length */
 	ps->has_key = ps->result == PARSE_OK && !(pkt->flags & WORKER_PKT_RETURN);
 	ps->from_hi = false;
 	if (!ps->has_key)
@@ -755,8 +761,10 @@ process_one(struct worker *w, const struct worker_pkt *pkt, const struct pkt_sta
 	struct flow_entry *e;
 	enum flow_timeout_class tc;
 
+	uint32_t wire_len = ps->wire_len;
+
 	w->st.packets++;
-	w->st.bytes += pkt->wire_len;
+	w->st.bytes += wire_len;
 	if (pkt->flags & WORKER_PKT_RETURN) {
 		/* Back from a chain: never classified again. */
 		w->st.return_port++;
@@ -769,7 +777,10 @@ process_one(struct worker *w, const struct worker_pkt *pkt, const struct pkt_sta
 	}
 	w->st.parse[r]++;
 	if (r == PARSE_FRAGMENT) {
-		later_fragment(w, pkt, pi);
+		struct worker_pkt frag = *pkt;
+
+		frag.wire_len = wire_len;
+		later_fragment(w, &frag, pi);
 		return;
 	}
 	if (r != PARSE_OK) {
@@ -788,14 +799,14 @@ process_one(struct worker *w, const struct worker_pkt *pkt, const struct pkt_sta
 	e = flow_for_packet(w, ps);
 	active_timeout_check(w, e);
 	e->packets++;
-	e->bytes += pkt->wire_len;
+	e->bytes += wire_len;
 	{
 		/* The responder's packets (branch-free: directions alternate unpredictably). */
 		_Static_assert(FLOW_F_INITIATOR_HI == 1, "the flag is bit 0, as from_hi is");
 		uint32_t rev = (uint32_t)ps->from_hi ^ (uint32_t)(e->flags & FLOW_F_INITIATOR_HI);
 
 		e->rev_packets += rev;
-		e->rev_bytes += (uint64_t)(pkt->wire_len & -rev);
+		e->rev_bytes += (uint64_t)(wire_len & -rev);
 	}
 	tc = pi->l4_proto == IPPROTO_TCP ? tcp_update(e, pi->tcp_flags, ps->from_hi)
 					 : (enum flow_timeout_class)e->tclass;
@@ -826,7 +837,7 @@ process_one(struct worker *w, const struct worker_pkt *pkt, const struct pkt_sta
 		decide(w, e, true, meta_pool_get(w->meta, META_NONE));
 	}
 	w->st.app_packets[e->app_proto % WORKER_MAX_APPS]++;
-	w->st.app_bytes[e->app_proto % WORKER_MAX_APPS] += pkt->wire_len;
+	w->st.app_bytes[e->app_proto % WORKER_MAX_APPS] += wire_len;
 	w->st.category_packets[e->category % WORKER_MAX_CATEGORIES]++;
 	if (e->flags & FLOW_F_DECIDED) {
 		struct policy_decision d = flow_decision(e);

@@ -83,6 +83,12 @@ struct worker_params {
 	 * much longer, at its first packet past the mark (IPFIX active timeout); 0 = never. */
 	uint32_t active_timeout_ms;
 	enum worker_malformed_policy malformed;
+	/*
+	 * The packets come from a capture file (replay): an IP length of 0 is a TSO send's (read
+	 * as the frame's, parse.h PARSE_F_CAPTURE), and a packet the capture cut short counts as
+	 * long as its IP header says (the frame length would be the snap length).
+	 */
+	bool from_capture;
 	/* IP fragments (frag_table.h); 0: the WORKER_FRAG_DEFAULT_* values. */
 	uint32_t frag_capacity; /* fragmented datagrams tracked at once */
 	uint32_t frag_held; /* later fragments waiting for their first, at once */

@@ -105,6 +105,7 @@ make_classifier(struct datapath *dp, struct dp_lcore *lc, char *err, size_t err_
 	wp.budget_other = cfg->budget_other;
 	wp.active_timeout_ms = cfg->ipfix_collector[0] != '\0' ? cfg->ipfix_active_timeout_ms : 0;
 	wp.malformed = cfg->malformed;
+	wp.from_capture = dp->lossless; /* replay: TSO lengths, snap lengths (worker.h) */
 	wp.policy = dp->policy;
 	wp.on_record = dp_record_to_ring;
 	wp.record_ctx = lc;

@@ -468,7 +468,8 @@ owner_of(const struct datapath *dp, struct rte_mbuf *m)
 	struct parse_info pi;
 	struct flow_key key;
 
-	enum parse_result r = parse_ethernet(rte_pktmbuf_mtod(m, const uint8_t *), m->data_len, &pi);
+	enum parse_result r = parse_frame(rte_pktmbuf_mtod(m, const uint8_t *), m->data_len,
+					  dp->lossless ? PARSE_F_CAPTURE : 0, &pi);
 
 	/* A later IP fragment has no ports, but the address pair is all the owner needs. */
 	if (r != PARSE_OK && r != PARSE_FRAGMENT)
