@@ -49,6 +49,8 @@ usage(FILE *f)
 		   "                 [--loop [--loop-pause MS]] [--pps N] [--api ADDR:PORT] PCAP...\n"
 		   "  flowtag check -c FILE\n"
 		   "  flowtag check --keys     (every config key: type, range, what it does)\n"
+		   "  flowtag protos -c FILE   (the config's apps as an nDPI protocols file, for\n"
+		   "                            ndpiReader -p)\n"
 		   "  flowtag sf -c FILE       (a dummy service function on the configured ports)\n"
 		   "  flowtag version\n");
 }
@@ -109,6 +111,22 @@ compile_policy(const struct config *cfg)
 	if (names == NULL) {
 		fprintf(stderr, "flowtag: cannot start nDPI: %s\n", strerror(errno));
 		return NULL;
+	}
+	/* The apps against nDPI's own names first, then the names with the apps. */
+	if (cfg->apps != NULL && cfg->apps->n > 0) {
+		if (config_check_apps(cfg, names, err, sizeof(err)) != 0) {
+			fprintf(stderr, "%s\n", err);
+			dpi_destroy(names);
+			return NULL;
+		}
+		dpi_destroy(names);
+		dp.apps = cfg->apps;
+		names = dpi_create(&dp);
+		if (names == NULL) {
+			fprintf(stderr, "%s:%u:%u: nDPI did not take the apps: %s\n", cfg->path,
+				cfg->apps_line, cfg->apps_col, strerror(errno));
+			return NULL;
+		}
 	}
 	p = policy_compile(config_policy(cfg), names, cfg->path, err, sizeof(err));
 	if (p == NULL)
@@ -485,14 +503,46 @@ cmd_check(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	printf("%s: ok (%u port%s, flow table %u per worker, %u under classification; %u chain%s, "
-	       "%u rule%s, policy version %u)\n",
+	       "%u rule%s, policy version %u; %u app%s)\n",
 	       path, cfg.n_ports, cfg.n_ports == 1 ? "" : "s", cfg.flow_capacity, cfg.dpi_states,
 	       policy_chain_count(policy), policy_chain_count(policy) == 1 ? "" : "s",
 	       policy_rule_count(policy), policy_rule_count(policy) == 1 ? "" : "s",
-	       policy_version(policy));
+	       policy_version(policy), cfg.apps != NULL ? cfg.apps->n : 0,
+	       cfg.apps != NULL && cfg.apps->n == 1 ? "" : "s");
 	policy_destroy(policy);
 	config_release(&cfg);
 	return 0;
+}
+
+/* The config's apps as the nDPI protocols file they become (what ndpiReader -p reads). */
+static int
+cmd_protos(int argc, char **argv)
+{
+	struct policy *policy;
+	struct config cfg;
+	size_t size;
+	char *text;
+	int rc;
+
+	rc = config_from_args(argc, argv, "protos", &cfg);
+	if (rc != 0)
+		return rc;
+	policy = compile_policy(&cfg); /* the apps checked against nDPI's names */
+	if (policy == NULL) {
+		config_release(&cfg);
+		return EXIT_USAGE;
+	}
+	policy_destroy(policy);
+	size = apps_ndpi_protos_size(cfg.apps);
+	text = malloc(size);
+	rc = text != NULL && apps_ndpi_protos(cfg.apps, text, size) >= 0 ? 0 : 1;
+	if (rc == 0)
+		fputs(text, stdout);
+	else
+		fprintf(stderr, "flowtag protos: out of memory\n");
+	free(text);
+	config_release(&cfg);
+	return rc;
 }
 
 static int
@@ -701,6 +751,8 @@ main(int argc, char **argv)
 		return cmd_replay(argc - 1, argv + 1, argv[0]);
 	if (strcmp(cmd, "check") == 0)
 		return cmd_check(argc - 1, argv + 1);
+	if (strcmp(cmd, "protos") == 0)
+		return cmd_protos(argc - 1, argv + 1);
 	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
 		printf("flowtag %s\n", FLOWTAG_VERSION);
 		return 0;

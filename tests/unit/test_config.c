@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "config.h"
+#include "dpi.h"
 
 static char err[CONFIG_ERR_MAX];
 
@@ -117,6 +118,104 @@ repeated_keys_override(void **state)
 	assert_string_equal(cfg.policy->default_action.chain.text, "a");
 	assert_int_equal(cfg.memory_mb, 200);
 	config_release(&cfg);
+}
+
+/* apps: parsed, written as nDPI rules, checked against nDPI's names, and never reloaded. */
+static void
+apps_section(void **state)
+{
+	static const char yaml[] = "apps:\n"
+				   "  - name: LabPortal\n"
+				   "    category: Web\n"
+				   "    hosts: [Portal.Lab.Example, intranet.lab]\n"
+				   "  - name: FiveGCore\n"
+				   "    cidrs: [100.64.50.0/24, 100.64.60.7]\n"
+				   "    ports: [\"udp:38412\", \"tcp:7000-7010\"]\n"
+				   "rules:\n"
+				   "  - {app: FiveGCore, action: drop}\n";
+	struct dpi_params dp = {.max_states = 1};
+	struct dpi *builtin, *names;
+	struct policy *p;
+	struct config cfg;
+	char text[1024];
+
+	(void)state;
+	config_defaults(&cfg);
+	assert_int_equal(config_load_string(&cfg, "t.yaml", yaml, err, sizeof(err)), 0);
+	assert_non_null(cfg.apps);
+	assert_int_equal(cfg.apps->n, 2);
+	assert_string_equal(cfg.apps->app[0].hosts[0], "portal.lab.example"); /* as nDPI matches */
+	assert_int_equal(cfg.apps->app[1].cidrs[1].bits, 32);
+	assert_int_equal(cfg.apps->app[1].line, 5);
+	assert_true(apps_ndpi_protos(cfg.apps, text, sizeof(text)) > 0);
+	assert_string_equal(text, "# flowtag apps: an nDPI protocols file (ndpiReader -p)\n"
+				  "host:\"portal.lab.example\"@LabPortal\n"
+				  "host:\"intranet.lab\"@LabPortal\n"
+				  "ip:100.64.50.0/24@FiveGCore\n"
+				  "ip:100.64.60.7/32@FiveGCore\n"
+				  "udp:38412@FiveGCore\n"
+				  "tcp:7000-7010@FiveGCore\n");
+	assert_int_equal(apps_ndpi_protos(cfg.apps, text, 40), -1); /* too small: refused */
+
+	/* nDPI takes them after its own ids, in order, with the category given. */
+	builtin = dpi_create(&dp);
+	assert_non_null(builtin);
+	assert_int_equal(config_check_apps(&cfg, builtin, err, sizeof(err)), 0);
+	dp.apps = cfg.apps;
+	names = dpi_create(&dp);
+	assert_non_null(names);
+	assert_int_equal(dpi_proto_id(names, "LabPortal"), (int)dpi_builtin_proto_count());
+	assert_int_equal(dpi_proto_id(names, "FiveGCore"), (int)dpi_builtin_proto_count() + 1);
+	assert_int_equal(dpi_proto_id(builtin, "LabPortal"), -1);
+
+	/* A reload with the same apps is taken; changed, or gone from a reloaded file: refused. */
+	p = config_policy_from_text_apps(yaml, "t.yaml", false, 1, names, cfg.apps, err, sizeof(err));
+	assert_non_null(p);
+	policy_destroy(p);
+	p = config_policy_from_text_apps("rules: [{app: LabPortal, action: drop}]\n", "req", true, 1,
+					 names, cfg.apps, err, sizeof(err));
+	assert_non_null(p); /* a request without apps: the running ones stay */
+	policy_destroy(p);
+	assert_null(config_policy_from_text_apps("rules: []\n", "t.yaml", false, 1, names, cfg.apps,
+						 err, sizeof(err)));
+	assert_string_equal(err, "t.yaml:1:1: apps: the applications are given to nDPI when flowtag "
+				 "starts: restart it to change them (the running ones stay, and so "
+				 "does the policy)");
+	assert_null(config_policy_from_text_apps("apps:\n  - {name: LabPortal, hosts: [x.lab]}\n",
+						 "req", true, 1, names, cfg.apps, err, sizeof(err)));
+	assert_non_null(strstr(err, "req:2:3: apps: "));
+	dpi_destroy(names);
+
+	/* A built-in's name, or a category nDPI does not have, with the app's line:col. */
+	config_release(&cfg);
+	config_defaults(&cfg);
+	assert_int_equal(config_load_string(&cfg, "t.yaml",
+					    "apps:\n  - {name: TLS, ports: [\"tcp:1\"]}\n", err,
+					    sizeof(err)),
+			 0);
+	assert_int_equal(config_check_apps(&cfg, builtin, err, sizeof(err)), -1);
+	assert_string_equal(err, "t.yaml:2:12: 'TLS' is one of nDPI's own applications: give the app "
+				 "a name of its own");
+	config_release(&cfg);
+	dpi_destroy(builtin);
+
+	expect_error("apps:\n  - name: X\n    cidrs: [\"2001:db8::/32\"]\n",
+		     "t.yaml:3:13: '2001:db8::' is IPv6: nDPI 4.2's custom protocols take IPv4 "
+		     "addresses only (match IPv6 ones with a rule's src/dst)");
+	expect_error("apps:\n  - name: X\n    hosts: [\"a@b\"]\n",
+		     "t.yaml:3:13: a host is a DNS name (letters, digits, '.', '-', '_'; nDPI matches "
+		     "it inside SNI, HTTP Host and DNS names, so no wildcards), found 'a@b'");
+	expect_error("apps:\n  - name: X\n    ports: [\"udp:9-1\"]\n",
+		     "t.yaml:3:13: ports from 1 to 65535 (a range low-high), found 'udp:9-1'");
+	expect_error("apps:\n  - name: X\n    ports: [\"tcp:70000\"]\n",
+		     "t.yaml:3:13: ports from 1 to 65535 (a range low-high), found 'tcp:70000'");
+	expect_error("apps:\n  - name: X\n",
+		     "t.yaml:2:5: app 'X' needs what identifies it: 'hosts', 'cidrs' or 'ports'");
+	expect_error("apps:\n  - {name: A, ports: [\"tcp:1\"]}\n  - {name: a, ports: [\"tcp:2\"]}\n",
+		     "t.yaml:3:12: app 'a' is defined twice (also at line 2)");
+	expect_error("apps:\n  - {name: \"1x\", ports: [\"tcp:1\"]}\n",
+		     "t.yaml:2:12: an app's name is a letter, then letters, digits, '_', '-' or '.' "
+		     "(at most 31), found '1x'");
 }
 
 /* The offload section: defaults, a full one, and what it refuses, with line:col. */
@@ -346,6 +445,7 @@ main(void)
 		cmocka_unit_test(shipped_config_loads),
 		cmocka_unit_test(repeated_keys_override),
 		cmocka_unit_test(offload_section),
+		cmocka_unit_test(apps_section),
 		cmocka_unit_test(errors_name_line_and_column),
 		cmocka_unit_test(yaml_syntax_errors),
 		cmocka_unit_test(missing_file),

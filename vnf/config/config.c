@@ -10,8 +10,11 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <yaml.h>
 
+#include "dpi.h"
 #include "ipfix.h"
 #include "policy_yaml.h"
 #include "yaml_doc.h"
@@ -101,6 +104,8 @@ config_release(struct config *cfg)
 		policy_spec_release(cfg->policy);
 	free(cfg->policy);
 	cfg->policy = NULL;
+	free(cfg->apps);
+	cfg->apps = NULL;
 }
 
 /* ---- checks of single keys (run once the value is in) ---- */
@@ -531,6 +536,284 @@ static const struct yaml_key export_keys[] = {
 	{.name = NULL},
 };
 
+/* ---- apps: user-defined applications (apps.h) ---- */
+
+static void
+check_app_name(struct yaml_loader *ld, void *target, const struct yaml_key *k, yaml_node_t *v)
+{
+	struct app_def *a = target;
+	size_t i;
+
+	(void)k;
+	a->line = (uint32_t)v->start_mark.line + 1;
+	a->col = (uint32_t)v->start_mark.column + 1;
+	/* nDPI's rules file and protocol names take no spaces, quotes, ':', ',', '@' or '/'. */
+	for (i = 0; a->name[i] != '\0'; i++) {
+		char c = a->name[i];
+
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		      (i > 0 && ((c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.')))) {
+			yaml_fail_at(ld, v, "an app's name is a letter, then letters, digits, '_', '-' "
+					    "or '.' (at most %d), found '%s'",
+				     APP_NAME_MAX - 1, a->name);
+			return;
+		}
+	}
+	if (i == 0 || strcasecmp(a->name, "Unknown") == 0)
+		yaml_fail_at(ld, v, "an app needs a name of its own, found '%s'", a->name);
+}
+
+static void
+read_app_hosts(struct yaml_loader *ld, void *target, const struct yaml_key *k, yaml_node_t *v)
+{
+	struct app_def *a = target;
+	yaml_node_item_t *it;
+
+	if (!yaml_expect(ld, v, YAML_SEQUENCE_NODE, "a list of host names", k->name))
+		return;
+	a->n_hosts = 0;
+	for (it = v->data.sequence.items.start; it < v->data.sequence.items.top && !ld->failed;
+	     it++) {
+		yaml_node_t *item = yaml_node(ld, *it);
+		char *h;
+		size_t i;
+
+		if (a->n_hosts == APP_HOSTS_MAX) {
+			yaml_fail_at(ld, item, "more than %d hosts in one app", APP_HOSTS_MAX);
+			return;
+		}
+		h = a->hosts[a->n_hosts];
+		if (!yaml_get_str(ld, item, k->name, h, APP_HOST_MAX))
+			return;
+		/* What nDPI matches (lower case) and its rules file can hold (no quotes). */
+		for (i = 0; h[i] != '\0'; i++) {
+			char c = h[i];
+
+			if (c >= 'A' && c <= 'Z')
+				h[i] = (char)(c - 'A' + 'a');
+			else if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
+				   c == '-' || c == '_')) {
+				yaml_fail_at(ld, item, "a host is a DNS name (letters, digits, '.', '-', "
+						       "'_'; nDPI matches it inside SNI, HTTP Host and "
+						       "DNS names, so no wildcards), found '%s'",
+					     h);
+				return;
+			}
+		}
+		if (i < 3) {
+			yaml_fail_at(ld, item, "a host of at least 3 characters, found '%s'", h);
+			return;
+		}
+		a->n_hosts++;
+	}
+}
+
+static void
+read_app_cidrs(struct yaml_loader *ld, void *target, const struct yaml_key *k, yaml_node_t *v)
+{
+	struct app_def *a = target;
+	yaml_node_item_t *it;
+
+	if (!yaml_expect(ld, v, YAML_SEQUENCE_NODE, "a list of IPv4 addresses or prefixes", k->name))
+		return;
+	a->n_cidrs = 0;
+	for (it = v->data.sequence.items.start; it < v->data.sequence.items.top && !ld->failed;
+	     it++) {
+		yaml_node_t *item = yaml_node(ld, *it);
+		struct app_cidr *c;
+		char text[64], *slash, *end;
+		struct in6_addr a6;
+		unsigned long bits = 32;
+		uint32_t addr, mask;
+
+		if (a->n_cidrs == APP_CIDRS_MAX) {
+			yaml_fail_at(ld, item, "more than %d cidrs in one app", APP_CIDRS_MAX);
+			return;
+		}
+		c = &a->cidrs[a->n_cidrs];
+		if (!yaml_get_str(ld, item, k->name, text, sizeof(text)))
+			return;
+		slash = strchr(text, '/');
+		if (slash != NULL) {
+			*slash = '\0';
+			bits = strtoul(slash + 1, &end, 10);
+			if (slash[1] == '\0' || *end != '\0' || bits > 32) {
+				yaml_fail_at(ld, item, "a prefix length from 0 to 32, found '/%s'",
+					     slash + 1);
+				return;
+			}
+		}
+		if (inet_pton(AF_INET6, text, &a6) == 1) {
+			yaml_fail_at(ld, item, "'%s' is IPv6: nDPI 4.2's custom protocols take IPv4 "
+					       "addresses only (match IPv6 ones with a rule's src/dst)",
+				     text);
+			return;
+		}
+		if (inet_pton(AF_INET, text, c->addr) != 1) {
+			yaml_fail_at(ld, item, "an IPv4 address or prefix (192.0.2.0/24), found '%s'",
+				     text);
+			return;
+		}
+		memcpy(&addr, c->addr, 4);
+		mask = bits == 0 ? 0 : htonl(~(uint32_t)0 << (32 - bits));
+		if ((addr & ~mask) != 0) {
+			yaml_fail_at(ld, item, "'%s/%lu' has host bits set (the prefix is meant: write "
+					       "its network address)",
+				     text, bits);
+			return;
+		}
+		c->bits = (uint8_t)bits;
+		a->n_cidrs++;
+	}
+}
+
+static void
+read_app_ports(struct yaml_loader *ld, void *target, const struct yaml_key *k, yaml_node_t *v)
+{
+	struct app_def *a = target;
+	yaml_node_item_t *it;
+
+	if (!yaml_expect(ld, v, YAML_SEQUENCE_NODE, "a list of ports (tcp:8443, udp:5000-5010)",
+			 k->name))
+		return;
+	a->n_ports = 0;
+	for (it = v->data.sequence.items.start; it < v->data.sequence.items.top && !ld->failed;
+	     it++) {
+		yaml_node_t *item = yaml_node(ld, *it);
+		struct app_port *p;
+		char text[32], *end;
+		unsigned long lo, hi;
+		const char *num;
+		bool ok;
+
+		if (a->n_ports == APP_PORTS_MAX) {
+			yaml_fail_at(ld, item, "more than %d ports in one app", APP_PORTS_MAX);
+			return;
+		}
+		p = &a->ports[a->n_ports];
+		if (!yaml_get_str(ld, item, k->name, text, sizeof(text)))
+			return;
+		if (strncmp(text, "tcp:", 4) == 0)
+			p->l4_proto = IPPROTO_TCP;
+		else if (strncmp(text, "udp:", 4) == 0)
+			p->l4_proto = IPPROTO_UDP;
+		else {
+			yaml_fail_at(ld, item, "a port is tcp:PORT or udp:PORT, or a range "
+					       "(udp:5000-5010), found '%s'",
+				     text);
+			return;
+		}
+		num = text + 4;
+		lo = strtoul(num, &end, 10);
+		hi = lo;
+		ok = end != num && (*num >= '0' && *num <= '9');
+		if (ok && *end == '-') {
+			const char *second = end + 1;
+
+			hi = strtoul(second, &end, 10);
+			ok = end != second && *second >= '0' && *second <= '9';
+		}
+		if (!ok || *end != '\0' || lo == 0 || hi > 65535 || lo > hi) {
+			yaml_fail_at(ld, item, "ports from 1 to 65535 (a range low-high), found '%s'",
+				     text);
+			return;
+		}
+		p->lo = (uint16_t)lo;
+		p->hi = (uint16_t)hi;
+		a->n_ports++;
+	}
+}
+
+static const struct yaml_key app_keys[] = {
+	{.name = "name", .type = YAML_KEY_STRING, .offset = offsetof(struct app_def, name),
+	 .size = APP_NAME_MAX, .handle = check_app_name,
+	 .help = "the application's name, as rules, records and metrics say it"},
+	{.name = "category", .type = YAML_KEY_STRING, .offset = offsetof(struct app_def, category),
+	 .size = APP_CATEGORY_MAX, .help = "one of nDPI's categories (Web, Network, ...)"},
+	{.name = "hosts", .type = YAML_KEY_CUSTOM, .handle = read_app_hosts,
+	 .help = "host names nDPI finds in TLS SNI, HTTP Host or DNS queries"},
+	{.name = "cidrs", .type = YAML_KEY_CUSTOM, .handle = read_app_cidrs,
+	 .help = "IPv4 addresses or prefixes of its servers"},
+	{.name = "ports", .type = YAML_KEY_CUSTOM, .handle = read_app_ports,
+	 .help = "tcp:PORT, udp:PORT or ranges (udp:5000-5010): every flow there is this app"},
+	{.name = NULL},
+};
+
+static void
+read_apps(struct yaml_loader *ld, void *target, const struct yaml_key *k, yaml_node_t *v)
+{
+	struct config *cfg = target;
+	yaml_node_item_t *it;
+
+	if (!yaml_expect(ld, v, YAML_SEQUENCE_NODE, "a list of applications", k->name))
+		return;
+	if (cfg->apps == NULL && (cfg->apps = malloc(sizeof(*cfg->apps))) == NULL) {
+		yaml_fail_at(ld, v, "out of memory");
+		return;
+	}
+	cfg->apps->n = 0;
+	cfg->apps_line = (uint32_t)v->start_mark.line + 1;
+	cfg->apps_col = (uint32_t)v->start_mark.column + 1;
+	for (it = v->data.sequence.items.start; it < v->data.sequence.items.top && !ld->failed;
+	     it++) {
+		yaml_node_t *item = yaml_node(ld, *it);
+		struct app_def *a;
+		uint32_t i;
+
+		if (cfg->apps->n == APPS_MAX) {
+			yaml_fail_at(ld, item, "more than %d apps", APPS_MAX);
+			return;
+		}
+		a = &cfg->apps->app[cfg->apps->n];
+		memset(a, 0, sizeof(*a));
+		yaml_schema_walk(ld, a, item, "app", app_keys);
+		if (ld->failed)
+			return;
+		if (a->name[0] == '\0') {
+			yaml_fail_at(ld, item, "an app needs 'name'");
+			return;
+		}
+		if (a->n_hosts + a->n_cidrs + a->n_ports == 0) {
+			yaml_fail_at(ld, item, "app '%s' needs what identifies it: 'hosts', 'cidrs' or "
+					       "'ports'",
+				     a->name);
+			return;
+		}
+		for (i = 0; i < cfg->apps->n; i++)
+			if (strcasecmp(cfg->apps->app[i].name, a->name) == 0) {
+				yaml_fail_pos(ld, a->line, a->col, "app '%s' is defined twice (also at "
+								   "line %u)",
+					      a->name, cfg->apps->app[i].line);
+				return;
+			}
+		cfg->apps->n++;
+	}
+}
+
+int
+config_check_apps(const struct config *cfg, const struct dpi *builtin, char *err, size_t err_len)
+{
+	uint32_t i;
+
+	for (i = 0; cfg->apps != NULL && i < cfg->apps->n; i++) {
+		const struct app_def *a = &cfg->apps->app[i];
+
+		if (dpi_proto_id(builtin, a->name) >= 0) {
+			snprintf(err, err_len, "%s:%u:%u: '%s' is one of nDPI's own applications: give "
+					       "the app a name of its own",
+				 cfg->path, a->line, a->col, a->name);
+			return -1;
+		}
+		if (a->category[0] != '\0' && dpi_category_id(builtin, a->category) < 0) {
+			snprintf(err, err_len, "%s:%u:%u: app '%s': '%s' is not one of nDPI's categories "
+					       "(e.g. Web, Network, Media, Cloud, Collaborative)",
+				 cfg->path, a->line, a->col, a->name, a->category);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 static const struct yaml_key top_keys[] = {
 	{.name = "eal", .type = YAML_KEY_SECTION, .section = eal_keys, .help = "DPDK's EAL"},
 	{.name = "ports", .type = YAML_KEY_CUSTOM, .handle = read_ports,
@@ -549,6 +832,8 @@ static const struct yaml_key top_keys[] = {
 	 .help = "the rules, first match wins (see the README)"},
 	{.name = "policy", .type = YAML_KEY_CUSTOM, .handle = read_policy_section,
 	 .help = "default, unclassified, hold_packets, nsh_in, version"},
+	{.name = "apps", .type = YAML_KEY_CUSTOM, .handle = read_apps,
+	 .help = "user-defined applications: name, category, hosts, cidrs, ports (see the README)"},
 	{.name = NULL},
 };
 
@@ -558,6 +843,7 @@ config_describe(void (*line)(void *ctx, const char *text), void *ctx)
 	int k;
 
 	yaml_schema_describe(top_keys, "", line, ctx);
+	yaml_schema_describe(app_keys, "apps[]", line, ctx);
 	yaml_schema_describe(policy_yaml_keys, "policy", line, ctx);
 	/* A chain's own keys come from its tag's class (tag.c). */
 	for (k = 0; k < TAG_KIND_COUNT; k++) {
@@ -648,6 +934,15 @@ struct policy *
 config_policy_from_text(const char *text, const char *name, bool from_request,
 			uint32_t current_version, const struct dpi *names, char *err, size_t err_len)
 {
+	return config_policy_from_text_apps(text, name, from_request, current_version, names, NULL,
+					    err, err_len);
+}
+
+struct policy *
+config_policy_from_text_apps(const char *text, const char *name, bool from_request,
+			     uint32_t current_version, const struct dpi *names,
+			     const struct app_defs *running, char *err, size_t err_len)
+{
 	struct policy_spec spec;
 	struct policy *p = NULL;
 	struct config cfg;
@@ -655,6 +950,13 @@ config_policy_from_text(const char *text, const char *name, bool from_request,
 	config_defaults(&cfg);
 	if (config_load_string(&cfg, name, text, err, err_len) != 0)
 		goto out;
+	if ((!from_request || cfg.apps != NULL) && !apps_equal(cfg.apps, running)) {
+		snprintf(err, err_len, "%s:%u:%u: apps: the applications are given to nDPI when "
+				       "flowtag starts: restart it to change them (the running ones "
+				       "stay, and so does the policy)",
+			 name, cfg.apps != NULL ? cfg.apps_line : 1, cfg.apps != NULL ? cfg.apps_col : 1);
+		goto out;
+	}
 	if (from_request && cfg.policy == NULL) {
 		snprintf(err, err_len, "%s:1:1: no policy in the body (expected 'chains', 'rules' or "
 				       "'policy'; to pass everything, say so: policy: {default: pass})",

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "apps.h"
 #include "flow_table.h"
 #include "policy.h"
 #include "worker.h"
@@ -134,6 +135,10 @@ struct config {
 
 	/* chains:, rules:, policy: (NULL until the file has one of them: pass everything) */
 	struct policy_spec *policy;
+
+	/* apps: the user-defined applications (NULL: none); set at start, never reloaded */
+	struct app_defs *apps;
+	uint32_t apps_line, apps_col; /* where the apps: key is */
 };
 
 /* The policy as configured, or the built-in one (no chains, everything passes). */
@@ -164,6 +169,22 @@ struct dpi;
 struct policy *config_policy_from_text(const char *text, const char *name, bool from_request,
 				       uint32_t current_version, const struct dpi *names, char *err,
 				       size_t err_len);
+/*
+ * The same, where flowtag runs with `running` apps: nDPI takes apps at start only, so a text
+ * whose apps differ is refused (a reloaded file: always compared; a request: when it has an
+ * apps key), saying a restart is needed.
+ */
+struct policy *config_policy_from_text_apps(const char *text, const char *name, bool from_request,
+					    uint32_t current_version, const struct dpi *names,
+					    const struct app_defs *running, char *err, size_t err_len);
+
+/*
+ * The apps against nDPI's own names and categories (`builtin`: an nDPI instance without
+ * them): an app may not take a built-in application's name, and its category must be one
+ * of nDPI's. 0, or -1 with "file:line:col: message" in err.
+ */
+int config_check_apps(const struct config *cfg, const struct dpi *builtin, char *err,
+		      size_t err_len);
 
 /* Every key of the file, one a line ("section.key  type/range -- help"): flowtag check --keys. */
 void config_describe(void (*line)(void *ctx, const char *text), void *ctx);

@@ -2,6 +2,8 @@
 #include "dpi.h"
 
 #include <errno.h>
+#include <sys/mman.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -10,6 +12,7 @@
 
 #include <ndpi/ndpi_api.h>
 
+#include "apps.h"
 #include "flow_table.h"
 
 /* A flow entry keeps protocol ids in 10 bits. */
@@ -30,6 +33,61 @@ dpi_state_size(void)
 {
 	/* The library's own idea of the size, not this header's: they must agree anyway. */
 	return ndpi_detection_get_sizeof_ndpi_flow_struct();
+}
+
+/*
+ * The user-defined apps, as nDPI takes custom protocols: its protocols file (the one
+ * `ndpiReader -p` reads), written to an anonymous memory file (nothing on disk to clean up or
+ * race with), then each app's category. Before ndpi_finalize_initialization(), which builds
+ * the host automata the host rules join. 0, or -1 with errno.
+ */
+static int
+load_apps(struct ndpi_detection_module_struct *ndpi, const struct app_defs *apps)
+{
+	size_t size = apps_ndpi_protos_size(apps);
+	char *text = malloc(size), path[64];
+	int fd = -1, n, rc = -1, err = EINVAL;
+	uint32_t i;
+
+	if (text == NULL)
+		return -1;
+	n = apps_ndpi_protos(apps, text, size);
+	if (n >= 0 && (fd = memfd_create("flowtag-apps", MFD_CLOEXEC)) >= 0 &&
+	    write(fd, text, (size_t)n) == n) {
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+		rc = ndpi_load_protocols_file(ndpi, path);
+	} else {
+		err = errno != 0 ? errno : EIO;
+	}
+	if (fd >= 0)
+		close(fd);
+	free(text);
+	for (i = 0; rc == 0 && i < apps->n; i++) {
+		const struct app_def *a = &apps->app[i];
+		uint32_t id, count = ndpi_get_num_supported_protocols(ndpi);
+		char category[APP_CATEGORY_MAX];
+		int cat;
+
+		for (id = NDPI_LAST_IMPLEMENTED_PROTOCOL; id < count; id++)
+			if (strcasecmp(ndpi_get_proto_name(ndpi, (u_int16_t)id), a->name) == 0)
+				break;
+		if (id == count) {
+			rc = -1; /* nDPI did not take it (a built-in's name, or no room) */
+			break;
+		}
+		if (a->category[0] == '\0')
+			continue;
+		snprintf(category, sizeof(category), "%s", a->category); /* nDPI takes a char * */
+		cat = ndpi_get_category_id(ndpi, category);
+		if (cat < 0) {
+			rc = -1;
+			break;
+		}
+		ndpi_set_proto_category(ndpi, (u_int16_t)id, (ndpi_protocol_category_t)cat);
+	}
+	if (rc != 0)
+		errno = err;
+	return rc;
 }
 
 struct dpi *
@@ -67,6 +125,13 @@ dpi_create(const struct dpi_params *params)
 	}
 	NDPI_BITMASK_SET_ALL(all);
 	ndpi_set_protocol_detection_bitmask2(dpi->ndpi, &all);
+	if (params->apps != NULL && params->apps->n > 0 && load_apps(dpi->ndpi, params->apps) != 0) {
+		int err = errno;
+
+		dpi_destroy(dpi);
+		errno = err;
+		return NULL;
+	}
 	ndpi_finalize_initialization(dpi->ndpi);
 
 	for (i = 0; i < params->max_states; i++)
@@ -253,6 +318,12 @@ dpi_category_id(const struct dpi *dpi, const char *name)
 			return c;
 	}
 	return -1;
+}
+
+uint32_t
+dpi_builtin_proto_count(void)
+{
+	return NDPI_LAST_IMPLEMENTED_PROTOCOL;
 }
 
 uint32_t

@@ -22,8 +22,13 @@
 #define DPI_HOST_MAX 80 /* nDPI 4.2 host_server_name */
 #define DPI_JA3_LEN 33
 
+struct app_defs;
+
 struct dpi_params {
 	uint32_t max_states; /* flows under classification at once */
+	/* The user-defined applications (apps.h), loaded as nDPI custom protocols; NULL: none.
+	 * Only read during dpi_create(). */
+	const struct app_defs *apps;
 };
 
 struct dpi_verdict {
@@ -81,6 +86,8 @@ const char *dpi_risk_name(unsigned int bit);
 int dpi_proto_id(const struct dpi *dpi, const char *name);
 int dpi_category_id(const struct dpi *dpi, const char *name);
 uint32_t dpi_proto_count(const struct dpi *dpi);
+/* How many of those are nDPI's own: ids from here on are user-defined applications. */
+uint32_t dpi_builtin_proto_count(void);
 
 /* Bytes of one nDPI per-flow state in the linked library. */
 size_t dpi_state_size(void);

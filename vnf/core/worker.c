@@ -131,6 +131,7 @@ worker_create(const struct worker_params *params)
 	fp.ctx = w;
 	w->frags = frag_table_create(&fp);
 	dp.max_states = params->dpi_states;
+	dp.apps = params->apps;
 	w->dpi = dpi_create(&dp);
 	w->meta = meta_pool_create(params->meta_capacity != 0
 					   ? params->meta_capacity

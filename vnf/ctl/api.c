@@ -786,8 +786,9 @@ api_apply_policy(struct api *api, const char *text, const char *name, bool bump_
 		snprintf(err, err_len, "%s: no classifier running", name);
 		return -1;
 	}
-	p = config_policy_from_text(text, name, bump_version, cur != NULL ? policy_version(cur) : 0,
-				    names, err, err_len);
+	p = config_policy_from_text_apps(text, name, bump_version,
+					 cur != NULL ? policy_version(cur) : 0, names,
+					 datapath_apps(api->dp), err, err_len);
 	copy = p != NULL ? strdup(text) : NULL;
 	if (p == NULL || copy == NULL) {
 		policy_destroy(p);

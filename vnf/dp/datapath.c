@@ -106,6 +106,7 @@ make_classifier(struct datapath *dp, struct dp_lcore *lc, char *err, size_t err_
 	wp.active_timeout_ms = cfg->ipfix_collector[0] != '\0' ? cfg->ipfix_active_timeout_ms : 0;
 	wp.malformed = cfg->malformed;
 	wp.from_capture = dp->lossless; /* replay: TSO lengths, snap lengths (worker.h) */
+	wp.apps = cfg->apps;
 	wp.policy = dp->policy;
 	wp.on_record = dp_record_to_ring;
 	wp.record_ctx = lc;
@@ -592,6 +593,12 @@ const struct dpi *
 datapath_names(const struct datapath *dp)
 {
 	return dp->workers[0].w != NULL ? worker_dpi(dp->workers[0].w) : NULL;
+}
+
+const struct app_defs *
+datapath_apps(const struct datapath *dp)
+{
+	return dp->cfg.apps;
 }
 
 void

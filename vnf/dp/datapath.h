@@ -31,6 +31,7 @@
 #include "worker.h"
 
 struct dpi;
+struct app_defs;
 struct dp_input;
 
 #define DP_RECORD_WAIT_MS 5000 /* a lossless worker waits this long for record room at most */
@@ -168,6 +169,8 @@ bool datapath_ready(const struct datapath *dp);
 void datapath_get_stats(const struct datapath *dp, struct datapath_stats *st);
 /* nDPI's names (read-only tables; any thread). NULL for a service function. */
 const struct dpi *datapath_names(const struct datapath *dp);
+/* The user-defined applications the workers' nDPI instances were given (NULL: none). */
+const struct app_defs *datapath_apps(const struct datapath *dp);
 /* Service-function mode: the counters of port `port` (config index). */
 struct sf_counters;
 void datapath_sf_counters(const struct datapath *dp, uint32_t port, struct sf_counters *c);
