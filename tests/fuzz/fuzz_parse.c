@@ -15,8 +15,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct flow_key key;
 	unsigned int flags;
 
-	/* As from a port, and as from a capture (TSO lengths of 0 read as the frame's). */
-	for (flags = 0; flags <= PARSE_F_CAPTURE; flags += PARSE_F_CAPTURE) {
+	/* As from a port, and as from a capture (TSO lengths of 0 read as the frame's) with
+	 * every tunnel opened. */
+	for (flags = 0; flags <= (PARSE_F_CAPTURE | PARSE_F_TUNNELS);
+	     flags += PARSE_F_CAPTURE | PARSE_F_TUNNELS) {
 		if (parse_frame(data, (uint32_t)size, flags, &pi) != PARSE_OK)
 			continue;
 		/* Whatever parsed must also make a key, and stay within the frame. */

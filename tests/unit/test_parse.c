@@ -437,6 +437,137 @@ tso_lengths_in_captures(void **state)
 	assert_int_not_equal(parse_frame(p.b, p.len, PARSE_F_CAPTURE, &pi), PARSE_OK);
 }
 
+/* A UDP datagram from 10.9.0.1:2152 to 10.9.0.2:<dport> carrying `payload`. */
+static void
+outer_udp(struct pkt *p, uint16_t sport, uint16_t dport, const uint8_t *payload, uint32_t n)
+{
+	eth(p, 0x0800);
+	ipv4(p, "10.9.0.1", "10.9.0.2", IPPROTO_UDP, 0, 8 + n);
+	udp(p, sport, dport, n);
+	putn(p, payload, n);
+}
+
+/* An inner IPv4/TCP packet 192.168.7.1:40000 -> 192.168.7.2:80, SYN. */
+static uint32_t
+inner_tcp(uint8_t *b)
+{
+	struct pkt q;
+
+	q.len = 0;
+	ipv4(&q, "192.168.7.1", "192.168.7.2", IPPROTO_TCP, 0, 20);
+	tcp(&q, 40000, 80, 0x02, 0);
+	memcpy(b, q.b, q.len);
+	return q.len;
+}
+
+static void
+udp_tunnels(void **state)
+{
+	static const uint8_t mac[14] = {2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00};
+	struct parse_info pi;
+	uint8_t b[512];
+	struct pkt p;
+	uint32_t n, k;
+
+	(void)state;
+	/* GTP-U G-PDU, TEID 0x12345678, with a PDU session container extension header. */
+	memcpy(b, "\x34\xff\x00\x00\x12\x34\x56\x78\x00\x00\x00\x85\x01\x00\x09\x00", 16);
+	n = 16 + inner_tcp(b + 16);
+	outer_udp(&p, 2152, 2152, b, n);
+	assert_int_equal(parse_frame(p.b, p.len, PARSE_F_GTPU, &pi), PARSE_OK);
+	assert_int_equal(pi.tunnel, PARSE_TUNNEL_GTPU);
+	assert_int_equal(pi.tunnel_id, 0x12345678);
+	assert_true(pi.tunnelled);
+	assert_int_equal(pi.sport, 40000);
+	assert_int_equal(pi.dport, 80);
+	assert_int_equal(pi.src[0], 192);
+	assert_int_equal(pi.l3_off, 14 + 20 + 8 + 16);
+	assert_int_equal(pi.ip_end, p.len); /* the outer packet's */
+	/* Not asked for: the outer UDP flow. */
+	assert_int_equal(parse_frame(p.b, p.len, PARSE_F_VXLAN, &pi), PARSE_OK);
+	assert_int_equal(pi.tunnel, PARSE_TUNNEL_NONE);
+	assert_int_equal(pi.dport, 2152);
+	/* Hostile GTP-U: an extension of length 0, a chain that never ends, a cut header, an
+	 * echo request (signalling): each is the outer flow, never a crash or a wrong inner. */
+	b[12] = 0;
+	outer_udp(&p, 2152, 2152, b, n);
+	assert_int_equal(parse_frame(p.b, p.len, PARSE_F_GTPU, &pi), PARSE_OK);
+	assert_int_equal(pi.tunnel, PARSE_TUNNEL_NONE);
+	memset(b, 0, sizeof(b));
+	memcpy(b, "\x34\xff\x00\x00\x00\x00\x00\x01\x00\x00\x00\x85", 12);
+	for (k = 12; k + 4 <= sizeof(b); k += 4)
+		memcpy(b + k, "\x01\x00\x00\x85", 4); /* every extension says "another follows" */
+	outer_udp(&p, 2152, 2152, b, sizeof(b));
+	assert_int_equal(parse_frame(p.b, p.len, PARSE_F_GTPU, &pi), PARSE_OK);
+	assert_int_equal(pi.tunnel, PARSE_TUNNEL_NONE);
+	outer_udp(&p, 2152, 2152, (const uint8_t *)"\x32\xff\x00", 3);
+	assert_int_equal(parse_frame(p.b, p.len, PARSE_F_GTPU, &pi), PARSE_OK);
+	assert_int_equal(pi.tunnel, PARSE_TUNNEL_NONE);
+	memcpy(b, "\x32\x01\x00\x04\x00\x00\x00\x00\x00\x01\x00\x00", 12);
+	outer_udp(&p, 2152, 2152, b, 12);
+	assert_int_equal(parse_frame(p.b, p.len, PARSE_F_GTPU, &pi), PARSE_OK);
+	assert_int_equal(pi.tunnel, PARSE_TUNNEL_NONE);
+
+	/* VXLAN: VNI 5001, an Ethernet frame inside; without the I flag it is not VXLAN. */
+	memcpy(b, "\x08\x00\x00\x00\x00\x13\x89\x00", 8);
+	memcpy(b + 8, mac, 14);
+	n = 22 + inner_tcp(b + 22);
+	outer_udp(&p, 50000, 4789, b, n);
+	assert_int_equal(parse_frame(p.b, p.len, PARSE_F_VXLAN, &pi), PARSE_OK);
+	assert_int_equal(pi.tunnel, PARSE_TUNNEL_VXLAN);
+	assert_int_equal(pi.tunnel_id, 5001);
+	assert_int_equal(pi.dport, 80);
+	b[0] = 0;
+	outer_udp(&p, 50000, 4789, b, n);
+	assert_int_equal(parse_frame(p.b, p.len, PARSE_F_VXLAN, &pi), PARSE_OK);
+	assert_int_equal(pi.tunnel, PARSE_TUNNEL_NONE);
+	/* A malformed inner packet (cut short): the outer flow, not a malformed count. */
+	b[0] = 0x08;
+	outer_udp(&p, 50000, 4789, b, 22 + 10);
+	assert_int_equal(parse_frame(p.b, p.len, PARSE_F_VXLAN, &pi), PARSE_OK);
+	assert_int_equal(pi.tunnel, PARSE_TUNNEL_NONE);
+	assert_int_equal(pi.dport, 4789);
+
+	/* Geneve with 8 bytes of options, Ethernet inside; a control packet is not opened. */
+	memcpy(b, "\x02\x00\x65\x58\x00\x13\x8a\x00\x01\x02\x80\x01\x00\x00\x00\x07", 16);
+	memcpy(b + 16, mac, 14);
+	n = 30 + inner_tcp(b + 30);
+	outer_udp(&p, 50000, 6081, b, n);
+	assert_int_equal(parse_frame(p.b, p.len, PARSE_F_GENEVE, &pi), PARSE_OK);
+	assert_int_equal(pi.tunnel, PARSE_TUNNEL_GENEVE);
+	assert_int_equal(pi.tunnel_id, 5002);
+	b[1] = 0x80;
+	outer_udp(&p, 50000, 6081, b, n);
+	assert_int_equal(parse_frame(p.b, p.len, PARSE_F_GENEVE, &pi), PARSE_OK);
+	assert_int_equal(pi.tunnel, PARSE_TUNNEL_NONE);
+	b[1] = 0;
+	b[0] = 0x3f; /* 252 bytes of options: past the packet */
+	outer_udp(&p, 50000, 6081, b, n);
+	assert_int_equal(parse_frame(p.b, p.len, PARSE_F_GENEVE, &pi), PARSE_OK);
+	assert_int_equal(pi.tunnel, PARSE_TUNNEL_NONE);
+
+	/* CAPWAP data: an 802.11 data frame with LLC/SNAP; a keep-alive is not opened. */
+	memcpy(b, "\x00\x10\x03\x00\x00\x00\x00\x00", 8);
+	memcpy(b + 8, "\x08\x01\x00\x00", 4);
+	memset(b + 12, 2, 20);
+	memcpy(b + 32, "\xaa\xaa\x03\x00\x00\x00\x08\x00", 8);
+	n = 40 + inner_tcp(b + 40);
+	outer_udp(&p, 5247, 5247, b, n);
+	assert_int_equal(parse_frame(p.b, p.len, PARSE_F_CAPWAP, &pi), PARSE_OK);
+	assert_int_equal(pi.tunnel, PARSE_TUNNEL_CAPWAP);
+	assert_int_equal(pi.tunnel_id, 0);
+	assert_int_equal(pi.dport, 80);
+	b[3] = 0x08; /* K */
+	outer_udp(&p, 5247, 5247, b, n);
+	assert_int_equal(parse_frame(p.b, p.len, PARSE_F_CAPWAP, &pi), PARSE_OK);
+	assert_int_equal(pi.tunnel, PARSE_TUNNEL_NONE);
+	b[3] = 0;
+	b[9] = 0x41; /* protected (encrypted): nothing to read */
+	outer_udp(&p, 5247, 5247, b, n);
+	assert_int_equal(parse_frame(p.b, p.len, PARSE_F_CAPWAP, &pi), PARSE_OK);
+	assert_int_equal(pi.tunnel, PARSE_TUNNEL_NONE);
+}
+
 int
 main(void)
 {
@@ -450,6 +581,7 @@ main(void)
 		cmocka_unit_test(ipv6_extension_chain),
 		cmocka_unit_test(ipv6_later_fragment),
 		cmocka_unit_test(tso_lengths_in_captures),
+		cmocka_unit_test(udp_tunnels),
 		cmocka_unit_test(six_in_four),
 		cmocka_unit_test(icmp_and_sctp),
 		cmocka_unit_test(non_ip),

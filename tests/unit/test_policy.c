@@ -13,6 +13,7 @@
 
 #include "config.h"
 #include "dpi.h"
+#include "parse.h"
 #include "policy.h"
 
 static struct dpi *names;
@@ -270,6 +271,7 @@ hosts_ports_vlans_risks(void **state)
 	assert_string_equal(decide_name(p, &t), "pass");
 	t.key.vlan = 199;
 	assert_string_equal(decide_name(p, &t), "drop");
+
 	t.key.vlan = 200;
 	assert_string_equal(decide_name(p, &t), "pass");
 	{
@@ -285,6 +287,31 @@ hosts_ports_vlans_risks(void **state)
 		t.f.risk |= 1ULL << bit;
 		assert_string_equal(decide_name(p, &t), "drop");
 	}
+	policy_destroy(p);
+
+	/* Tunnels: teid matches GTP-U flows by their TEID, vni VXLAN and Geneve flows by VNI. */
+	p = compile_yaml("chains: [{name: a, tag: nsh, spi: 5}, {name: b, tag: nsh, spi: 6}]\n"
+			 "rules:\n"
+			 "  - {teid: [305419896, 1000-2000], chain: a}\n"
+			 "  - {vni: 5001, chain: b}\n"
+			 "policy: {default: pass}\n");
+	if (p == NULL)
+		fail_msg("%s", err);
+	make_flow(&t, "10.0.0.1", 1, "10.0.0.2", 80, IPPROTO_TCP, NULL, "HTTP", "Web", NULL);
+	t.key.tunnel_id = 305419896;
+	assert_string_equal(decide_name(p, &t), "pass"); /* no tunnel: no TEID */
+	t.key.tunnel = PARSE_TUNNEL_GTPU;
+	assert_string_equal(decide_name(p, &t), "a");
+	t.key.tunnel_id = 1500;
+	assert_string_equal(decide_name(p, &t), "a");
+	t.key.tunnel_id = 5001;
+	assert_string_equal(decide_name(p, &t), "pass"); /* a TEID of 5001 is not a VNI */
+	t.key.tunnel = PARSE_TUNNEL_VXLAN;
+	assert_string_equal(decide_name(p, &t), "b");
+	t.key.tunnel = PARSE_TUNNEL_GENEVE;
+	assert_string_equal(decide_name(p, &t), "b");
+	t.key.tunnel = PARSE_TUNNEL_CAPWAP;
+	assert_string_equal(decide_name(p, &t), "pass");
 	policy_destroy(p);
 }
 
@@ -353,7 +380,13 @@ errors(void **state)
 			     "  - {app: HTTP, colour: red, action: drop}\n",
 			     "p.yaml:2:17: unknown key 'colour' in rule (expected one of: app, master, "
 			     "protocol, category, host, src, dst, l4, src_port, dst_port, vlan, risk, "
-			     "chain, action)");
+			     "teid, vni, chain, action)");
+	expect_compile_error("rules:\n  - {vni: 16777216, action: drop}\n",
+			     "p.yaml:2:11: '16777216' is not a VNI or range (expected N or N-M, 0 to "
+			     "16777215)");
+	expect_compile_error("rules:\n  - {teid: 4294967296, action: drop}\n",
+			     "p.yaml:2:12: '4294967296' is not a TEID or range (expected N or N-M, 0 "
+			     "to 4294967295)");
 	expect_compile_error("chains: [{name: a, tag: vxlan, spi: 5}]\n",
 			     "p.yaml:1:25: 'tag' must be nsh, vlan, mpls or dscp, found 'vxlan'");
 }

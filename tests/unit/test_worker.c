@@ -944,6 +944,105 @@ fragment_flood_is_bounded(void **state)
 	worker_destroy(w);
 }
 
+/* ---- UDP tunnels ---- */
+
+/* An inner UDP packet a -> b (ports 5000 -> 53) in VXLAN `vni` or GTP-U `teid` (vni 0). */
+static void
+tunnelled_udp(struct pkt *p, bool from_a, uint32_t vni, uint32_t teid)
+{
+	static const uint8_t mac[14] = {2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00};
+	struct pkt in;
+	uint32_t ip, hdr = vni != 0 ? 8 + 14 : 8;
+
+	in.len = 0;
+	ip = ipv4(&in, from_a ? "172.16.0.1" : "172.16.0.2", from_a ? "172.16.0.2" : "172.16.0.1",
+		  IPPROTO_UDP, 0, 8 + 12);
+	udp(&in, from_a ? 5000 : 53, from_a ? 53 : 5000, 12);
+	putn(&in, "\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00", 12);
+	(void)ip;
+	eth(p, 0x0800);
+	ipv4(p, from_a ? "10.9.0.1" : "10.9.0.2", from_a ? "10.9.0.2" : "10.9.0.1", IPPROTO_UDP, 0,
+	     8 + hdr + in.len);
+	udp(p, vni != 0 ? 50000 : 2152, vni != 0 ? 4789 : 2152, hdr + in.len);
+	if (vni != 0) {
+		put8(p, 0x08);
+		put8(p, 0);
+		put16(p, 0);
+		put8(p, (uint8_t)(vni >> 16));
+		put8(p, (uint8_t)(vni >> 8));
+		put8(p, (uint8_t)vni);
+		put8(p, 0);
+		putn(p, mac, 14);
+	} else {
+		put8(p, 0x30);
+		put8(p, 0xff);
+		put16(p, (uint16_t)in.len);
+		put16(p, (uint16_t)(teid >> 16));
+		put16(p, (uint16_t)teid);
+	}
+	putn(p, in.b, in.len);
+}
+
+/*
+ * A VNI is part of the flow: one inner flow in two VNIs is two flows. A TEID is not (each
+ * direction has its own): the GTP-U flow's two directions meet, and its record keeps the
+ * TEID of its first packet.
+ */
+static void
+tunnel_ids_and_flows(void **state)
+{
+	struct worker_params wp = {
+		.flow_capacity = 64,
+		.dpi_states = 16,
+		.timeout_ms = {300000, 10000, 120000, 60000},
+		.budget_tcp = 80,
+		.budget_udp = 24,
+		.budget_other = 8,
+		.tunnels = PARSE_F_GTPU | PARSE_F_VXLAN,
+		.on_record = collect,
+		.on_packet = on_packet,
+	};
+	struct worker_stats st;
+	struct sink s = {0};
+	struct worker *w;
+	struct pkt pk;
+	int i;
+
+	(void)state;
+	wp.record_ctx = &s;
+	w = worker_create(&wp);
+	assert_non_null(w);
+	tunnelled_udp(&pk, true, 5001, 0);
+	feed(w, &pk, 1000000);
+	tunnelled_udp(&pk, false, 5001, 0);
+	feed(w, &pk, 1001000);
+	tunnelled_udp(&pk, true, 5002, 0);
+	feed(w, &pk, 1002000);
+	tunnelled_udp(&pk, true, 0, 0xaaaa0001);
+	feed(w, &pk, 1003000);
+	tunnelled_udp(&pk, false, 0, 0xbbbb0001);
+	feed(w, &pk, 1004000);
+	worker_get_stats(w, &st);
+	assert_int_equal(st.flows_created, 3);
+	worker_flush(w);
+	assert_int_equal(s.n, 3);
+	for (i = 0; i < 3; i++) {
+		const struct flow_record *r = &s.recs[i];
+
+		assert_int_equal(r->key.ip_version, 4);
+		assert_int_equal(r->key.lo_addr[0], 172); /* the inner flow */
+		if (r->key.tunnel == PARSE_TUNNEL_GTPU) {
+			assert_int_equal(r->packets, 2);
+			assert_int_equal(r->rev_packets, 1);
+			assert_int_equal(r->key.tunnel_id, 0xaaaa0001);
+		} else {
+			assert_int_equal(r->key.tunnel, PARSE_TUNNEL_VXLAN);
+			assert_int_equal(r->packets, r->key.tunnel_id == 5001 ? 2 : 1);
+		}
+	}
+	worker_destroy(w);
+}
+
 int
 main(void)
 {
@@ -967,6 +1066,7 @@ main(void)
 		cmocka_unit_test(fragments_follow_their_flow),
 		cmocka_unit_test(ipv6_fragments_follow_their_flow),
 		cmocka_unit_test(fragment_flood_is_bounded),
+		cmocka_unit_test(tunnel_ids_and_flows),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

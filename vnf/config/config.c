@@ -32,6 +32,7 @@ config_defaults(struct config *cfg)
 	cfg->mbufs = 16383;
 	cfg->idle_sleep_max_us = 1000;
 	cfg->malformed = WORKER_MALFORMED_PASS;
+	cfg->tunnels = PARSE_F_TUNNELS; /* as ndpiReader -t decapsulates GTP-U and CAPWAP, and more */
 	cfg->flow_capacity = 262144;
 	cfg->dpi_states = 32768;
 	cfg->timeout_ms[FLOW_TC_TCP] = 300 * 1000;
@@ -338,6 +339,30 @@ read_policy_section(struct yaml_loader *ld, void *target, const struct yaml_key 
 /* ---- the schema: every key of the file, its type, range, field and help ---- */
 
 static const char *const malformed_names[] = {"pass", "drop", NULL};
+
+/* datapath.tunnels: a list of tunnel names ([] for none). */
+static void
+read_tunnels(struct yaml_loader *ld, void *target, const struct yaml_key *k, yaml_node_t *v)
+{
+	static const char *const names[] = {"gtpu", "capwap", "vxlan", "geneve", NULL};
+	static const unsigned int flags[] = {PARSE_F_GTPU, PARSE_F_CAPWAP, PARSE_F_VXLAN,
+					     PARSE_F_GENEVE};
+	struct config *cfg = target;
+	yaml_node_item_t *it;
+
+	if (!yaml_expect(ld, v, YAML_SEQUENCE_NODE, "a list of tunnels (gtpu, capwap, vxlan, "
+						     "geneve; [] for none)",
+			 k->name))
+		return;
+	cfg->tunnels = 0;
+	for (it = v->data.sequence.items.start; it < v->data.sequence.items.top && !ld->failed;
+	     it++) {
+		int i = yaml_get_enum(ld, yaml_node(ld, *it), k->name, names);
+
+		if (i >= 0)
+			cfg->tunnels |= flags[i];
+	}
+}
 static const char *const mode_names[] = {"one-arm", "inline", NULL};
 static const char *const oversize_names[] = {"drop", "untagged", NULL};
 static const char *const auth_names[] = {"writes", "all", "none", NULL};
@@ -376,6 +401,9 @@ static const struct yaml_key datapath_keys[] = {
 	 .min = 0, .max = 100000, .help = "idle back-off ceiling; 0 = busy-poll"},
 	{.name = "malformed", .type = YAML_KEY_ENUM, .offset = CFG(malformed),
 	 .names = malformed_names, .help = "malformed packets (counted by reason)"},
+	{.name = "tunnels", .type = YAML_KEY_CUSTOM, .handle = read_tunnels,
+	 .help = "UDP tunnels whose inner flows are classified: gtpu (2152), capwap (5247), vxlan "
+		 "(4789), geneve (6081); [] for none"},
 	{.name = "mtu", .type = YAML_KEY_UINT, .offset = CFG(mtu), .min = 576, .max = 9702,
 	 .help = "largest IP packet the ports carry"},
 	{.name = "oversize", .type = YAML_KEY_ENUM, .offset = CFG(oversize), .names = oversize_names,

@@ -64,6 +64,7 @@ struct config {
 	uint32_t mbufs;
 	uint32_t idle_sleep_max_us; /* back-off ceiling when no packets arrive */
 	enum worker_malformed_policy malformed;
+	unsigned int tunnels; /* parse.h PARSE_F_GTPU | ...: tunnels whose inner flows are classified */
 
 	/* flows: */
 	uint32_t flow_capacity; /* per worker */

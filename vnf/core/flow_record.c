@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "json.h"
+#include "parse.h"
 #include "policy.h"
 
 const char *
@@ -96,6 +97,14 @@ flow_record_to_json(const struct flow_record *r, const struct dpi *names, char *
 		json_printf(&b, "%u", r->key.vlan);
 	else
 		json_printf(&b, "null");
+	/* A flow inside a UDP tunnel: its kind and id (TEID of its first packet, or VNI). */
+	if (r->key.tunnel != 0) {
+		json_printf(&b, ",\"tunnel\":");
+		json_string(&b, parse_tunnel_name((enum parse_tunnel)r->key.tunnel));
+		json_printf(&b, ",\"tunnel_id\":%u", r->key.tunnel_id);
+	} else {
+		json_printf(&b, ",\"tunnel\":null,\"tunnel_id\":null");
+	}
 
 	json_printf(&b, ",\"master_protocol\":");
 	json_string(&b, r->verdict.master_proto != 0 ? dpi_proto_name(names, r->verdict.master_proto) : "");

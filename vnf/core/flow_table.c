@@ -43,6 +43,9 @@ struct flow_table {
 	uint32_t high_water;
 	uint32_t next_flow_id;
 	struct ipv6_pair *v6; /* ipv6_capacity pairs, free ones chained through their first word */
+	/* Per entry, a tunnelled flow's tunnel id (written and read for such flows only, so its
+	 * pages stay untouched, and out of RSS, where no tunnel is classified). */
+	uint32_t *tunnel_ids;
 	uint32_t v6_capacity;
 	uint32_t v6_active;
 	uint32_t v6_free_head;
@@ -126,7 +129,8 @@ flow_table_create(const struct flow_table_params *params)
 	ft->entries = zalloc_aligned((size_t)params->capacity * sizeof(struct flow_entry));
 	ft->slots = zalloc_aligned((size_t)nslots * sizeof(uint32_t));
 	ft->v6 = zalloc_aligned((size_t)ft->v6_capacity * sizeof(struct ipv6_pair));
-	if (ft->entries == NULL || ft->slots == NULL || ft->v6 == NULL) {
+	ft->tunnel_ids = calloc(params->capacity, sizeof(uint32_t));
+	if (ft->entries == NULL || ft->slots == NULL || ft->v6 == NULL || ft->tunnel_ids == NULL) {
 		flow_table_destroy(ft);
 		errno = ENOMEM;
 		return NULL;
@@ -154,6 +158,7 @@ flow_table_destroy(struct flow_table *ft)
 	free(ft->entries);
 	free(ft->slots);
 	free(ft->v6);
+	free(ft->tunnel_ids);
 	free(ft);
 }
 
@@ -212,8 +217,12 @@ flow_key_make(const uint8_t *src, const uint8_t *dst, uint16_t sport, uint16_t d
 bool
 flow_key_from_packet(const struct parse_info *pi, struct flow_key *key)
 {
-	return flow_key_make(pi->src, pi->dst, pi->sport, pi->dport, pi->l4_proto, pi->ip_version,
-			     pi->vlan, key);
+	bool hi = flow_key_make(pi->src, pi->dst, pi->sport, pi->dport, pi->l4_proto,
+				pi->ip_version, pi->vlan, key);
+
+	key->tunnel = pi->tunnel;
+	key->tunnel_id = parse_tunnel_id_in_key(pi->tunnel) ? pi->tunnel_id : 0;
+	return hi;
 }
 
 uint32_t
@@ -221,9 +230,9 @@ flow_key_hash(const struct flow_key *key)
 {
 	uint64_t w[sizeof(struct flow_key) / 8];
 
-	_Static_assert(sizeof(struct flow_key) == 40, "flow_key is hashed as five 64-bit words");
+	_Static_assert(sizeof(struct flow_key) == 48, "flow_key is hashed as six 64-bit words");
 	memcpy(w, key, sizeof(w));
-	return keyed_hash_key40(w);
+	return keyed_hash_key48(w);
 }
 
 uint32_t
@@ -236,7 +245,7 @@ flow_key_dispatch_hash(const struct flow_key *key)
 	uint64_t w[sizeof(struct flow_key) / 8];
 
 	memcpy(w, key, sizeof(w));
-	return keyed_hash_key40_with(w, fixed);
+	return keyed_hash_key48_with(w, fixed);
 }
 
 /* ---- the compact key ---- */
@@ -252,7 +261,7 @@ key_tail(const struct flow_key *k)
 	e.hi_port = k->hi_port;
 	e.vlan = k->vlan;
 	e.l4_proto = k->l4_proto;
-	e.ip_version = k->ip_version;
+	e.ip_version = (uint8_t)(k->ip_version | k->tunnel << 4);
 	memcpy(&t, &e.lo_port, sizeof(t));
 	return t;
 }
@@ -274,6 +283,10 @@ entry_matches(const struct flow_table *ft, const struct flow_entry *e, const str
 {
 	if (entry_tail(e) != tail)
 		return false;
+	/* The tail holds the tunnel: only a tunnelled flow reads its id. */
+	if (__builtin_expect(k->tunnel != 0, 0) && parse_tunnel_id_in_key(k->tunnel) &&
+	    ft->tunnel_ids[e - ft->entries] != k->tunnel_id)
+		return false;
 	if (k->ip_version == 4)
 		return memcmp(&e->lo_addr, k->lo_addr, 4) == 0 && memcmp(&e->hi_addr, k->hi_addr, 4) == 0;
 	return memcmp(ft->v6[e->lo_addr].lo, k->lo_addr, 16) == 0 &&
@@ -284,7 +297,7 @@ void
 flow_table_key(const struct flow_table *ft, const struct flow_entry *e, struct flow_key *key)
 {
 	memset(key, 0, sizeof(*key));
-	if (e->ip_version == 6) {
+	if ((e->ip_version & 0x0f) == 6) {
 		memcpy(key->lo_addr, ft->v6[e->lo_addr].lo, 16);
 		memcpy(key->hi_addr, ft->v6[e->lo_addr].hi, 16);
 	} else {
@@ -295,7 +308,22 @@ flow_table_key(const struct flow_table *ft, const struct flow_entry *e, struct f
 	key->hi_port = e->hi_port;
 	key->vlan = e->vlan;
 	key->l4_proto = e->l4_proto;
-	key->ip_version = e->ip_version;
+	key->ip_version = e->ip_version & 0x0f;
+	key->tunnel = e->ip_version >> 4;
+	if (parse_tunnel_id_in_key(key->tunnel))
+		key->tunnel_id = ft->tunnel_ids[e - ft->entries];
+}
+
+uint32_t
+flow_table_tunnel_id(const struct flow_table *ft, const struct flow_entry *e)
+{
+	return (e->ip_version >> 4) != 0 ? ft->tunnel_ids[e - ft->entries] : 0;
+}
+
+void
+flow_table_set_tunnel_id(struct flow_table *ft, struct flow_entry *e, uint32_t id)
+{
+	ft->tunnel_ids[e - ft->entries] = id;
 }
 
 static uint32_t
@@ -454,7 +482,7 @@ flow_table_end(struct flow_table *ft, struct flow_entry *e, enum flow_end_reason
 		ft->on_end(ft->cb_ctx, e, reason);
 	ft->ended[reason]++;
 	index_remove(ft, idx);
-	if (e->ip_version == 6) {
+	if ((e->ip_version & 0x0f) == 6) {
 		v6_set_next(&ft->v6[e->lo_addr], ft->v6_free_head);
 		ft->v6_free_head = e->lo_addr;
 		ft->v6_active--;
@@ -490,7 +518,7 @@ evict_one(struct flow_table *ft, bool ipv6_only)
 			ft->evict_rng ^= ft->evict_rng << 5;
 			e = &ft->entries[(uint32_t)(((uint64_t)ft->evict_rng * ft->capacity) >> 32)];
 		}
-		if (e->ip_version == 0 || (ipv6_only && e->ip_version != 6))
+		if (e->ip_version == 0 || (ipv6_only && (e->ip_version & 0x0f) != 6))
 			continue;
 		seen++;
 		if (oldest == NULL || e->last_rel_ms < oldest->last_rel_ms)
@@ -534,7 +562,9 @@ flow_table_insert(struct flow_table *ft, const struct flow_key *key, uint32_t ha
 	e->hi_port = key->hi_port;
 	e->vlan = key->vlan;
 	e->l4_proto = key->l4_proto;
-	e->ip_version = key->ip_version;
+	e->ip_version = (uint8_t)(key->ip_version | key->tunnel << 4);
+	if (key->tunnel != 0)
+		ft->tunnel_ids[idx] = key->tunnel_id;
 	e->first_rel_ms = e->last_rel_ms = now;
 	e->dpi_slot = FLOW_NO_SLOT;
 	e->flow_id = ++ft->next_flow_id;
@@ -650,7 +680,9 @@ flow_table_probe_stats(const struct flow_table *ft, uint32_t *max, uint64_t *sum
 size_t
 flow_table_bytes_per_flow(const struct flow_table *ft)
 {
-	return sizeof(struct flow_entry) + (size_t)(ft->slot_mask + 1) * sizeof(uint32_t) / ft->capacity;
+	/* The entry, its share of the index, and its tunnel id (resident once written). */
+	return sizeof(struct flow_entry) + (size_t)(ft->slot_mask + 1) * sizeof(uint32_t) / ft->capacity +
+	       sizeof(uint32_t);
 }
 
 size_t

@@ -17,7 +17,11 @@
 
 struct parse_info;
 
-/* Canonical bidirectional key: the lower (address, port) endpoint first. */
+/*
+ * Canonical bidirectional key: the lower (address, port) endpoint first. A flow inside a UDP
+ * tunnel (parse.h enum parse_tunnel) is keyed by its inner addresses and ports and by the
+ * tunnel and its id (TEID, VNI): the same inner flow in two tunnels is two flows.
+ */
 struct flow_key {
 	uint8_t lo_addr[16];
 	uint8_t hi_addr[16];
@@ -26,6 +30,9 @@ struct flow_key {
 	uint16_t vlan;
 	uint8_t l4_proto;
 	uint8_t ip_version;
+	uint32_t tunnel_id; /* a VNI (0 for tunnels whose id is not in the key, see parse.h) */
+	uint8_t tunnel; /* enum parse_tunnel; 0: none */
+	uint8_t pad[3];
 };
 
 /* Which idle timeout applies to a flow. */
@@ -80,7 +87,9 @@ struct flow_entry {
 	uint16_t hi_port;
 	uint16_t vlan;
 	uint8_t l4_proto;
-	uint8_t ip_version; /* 0: the entry is free */
+	/* The IP version in the low 4 bits (0: the entry is free), the tunnel (enum
+	 * parse_tunnel) in the high 4; a tunnelled flow's id is in the table's side array. */
+	uint8_t ip_version;
 	uint32_t packets; /* both directions */
 	uint32_t rev_packets; /* from the responder */
 	uint32_t first_rel_ms; /* from the table's epoch */
@@ -212,6 +221,10 @@ void flow_table_flush(struct flow_table *ft);
 
 /* The entry at index idx if a flow lives there, else NULL (for visiting the whole table). */
 struct flow_entry *flow_table_entry_at(struct flow_table *ft, uint32_t idx);
+/* A tunnelled flow's id: its VNI, or its first packet's TEID (flow_table_set_tunnel_id). */
+uint32_t flow_table_tunnel_id(const struct flow_table *ft, const struct flow_entry *e);
+void flow_table_set_tunnel_id(struct flow_table *ft, struct flow_entry *e, uint32_t id);
+
 /* The index of a live entry (stable while its flow lives; check flow_id when it comes back). */
 uint32_t flow_table_index(const struct flow_table *ft, const struct flow_entry *e);
 uint32_t flow_table_capacity(const struct flow_table *ft);

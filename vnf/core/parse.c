@@ -50,6 +50,15 @@ parse_result_name(enum parse_result r)
 }
 
 const char *
+parse_tunnel_name(enum parse_tunnel t)
+{
+	static const char *const names[PARSE_TUNNEL_COUNT] = {"", "gtpu", "capwap", "vxlan",
+							      "geneve"};
+
+	return (unsigned int)t < PARSE_TUNNEL_COUNT ? names[t] : "";
+}
+
+const char *
 parse_result_text(enum parse_result r)
 {
 	return (unsigned int)r < PARSE_RESULT_COUNT ? result_texts[r] : "invalid";
@@ -121,6 +130,185 @@ parse_l4(const uint8_t *frame, uint32_t off, uint32_t end, struct parse_info *in
 	}
 }
 
+/* ---- UDP tunnels: where the inner packet starts, or 0 if this is not one ---- */
+
+/* GTP-U G-PDU (3GPP TS 29.281 §5): the inner IP packet's offset. */
+static uint32_t
+gtpu_inner(const uint8_t *frame, uint32_t off, uint32_t end, uint32_t *teid)
+{
+	uint8_t flags;
+	uint32_t hdr = 8;
+	int n;
+
+	if (off + 8 > end)
+		return 0;
+	flags = frame[off];
+	/* Version 1, protocol type GTP (not GTP'), a G-PDU: user data, not signalling. */
+	if ((flags >> 5) != 1 || !(flags & 0x10) || frame[off + 1] != 0xff)
+		return 0;
+	*teid = (uint32_t)rd16(frame + off + 4) << 16 | rd16(frame + off + 6);
+	if (flags & 0x07) {
+		uint8_t next;
+
+		hdr = 12; /* sequence number, N-PDU number, next extension header type */
+		if (off + hdr > end)
+			return 0;
+		next = (flags & 0x04) ? frame[off + 11] : 0;
+		for (n = 0; next != 0; n++) {
+			uint32_t len;
+
+			/* Each extension: its length in 4-byte units, contents, the next type. */
+			if (n == PARSE_MAX_GTPU_EXT || off + hdr + 1 > end)
+				return 0;
+			len = (uint32_t)frame[off + hdr] * 4;
+			if (len == 0 || off + hdr + len > end)
+				return 0;
+			next = frame[off + hdr + len - 1];
+			hdr += len;
+		}
+	}
+	return off + hdr < end ? off + hdr : 0;
+}
+
+/* The IP packet an 802.11 data frame carries in LLC/SNAP; its EtherType in *type. */
+static uint32_t
+ieee80211_inner(const uint8_t *frame, uint32_t off, uint32_t end, uint16_t *type)
+{
+	static const uint8_t snap[6] = {0xaa, 0xaa, 0x03, 0x00, 0x00, 0x00};
+	uint32_t hdr = 24;
+	uint8_t fc0, fc1;
+
+	if (off + hdr > end)
+		return 0;
+	fc0 = frame[off];
+	fc1 = frame[off + 1];
+	if (((fc0 >> 2) & 3) != 2 || (fc0 & 3) != 0) /* a data frame, version 0 */
+		return 0;
+	if ((fc1 & 3) == 3)
+		hdr += 6; /* to and from the DS: a fourth address */
+	if (fc0 & 0x80)
+		hdr += 2; /* QoS data: QoS control */
+	if (fc1 & 0x40)
+		return 0; /* protected: encrypted, nothing to read */
+	if (off + hdr + 8 > end || memcmp(frame + off + hdr, snap, sizeof(snap)) != 0)
+		return 0;
+	*type = rd16(frame + off + hdr + 6);
+	return off + hdr + 8;
+}
+
+/* CAPWAP data channel (RFC 5415 §4.3): the inner packet, an 802.11 or 802.3 frame's. */
+static uint32_t
+capwap_inner(const uint8_t *frame, uint32_t off, uint32_t end, uint16_t *type)
+{
+	uint32_t hlen;
+	struct wire_l2 l2;
+
+	if (off + 8 > end || frame[off] != 0) /* preamble: version 0, type 0 (CAPWAP header) */
+		return 0;
+	hlen = (uint32_t)(frame[off + 1] >> 3) * 4;
+	/* F (a fragment) and K (a keep-alive) carry no whole packet. */
+	if (hlen < 8 || off + hlen >= end || (frame[off + 3] & 0x80) || (frame[off + 3] & 0x08))
+		return 0;
+	if (frame[off + 2] & 0x01) /* T: a native frame of the binding (WBID 1: IEEE 802.11) */
+		return ((frame[off + 2] >> 1) & 0x1f) == 1
+			       ? ieee80211_inner(frame, off + hlen, end, type)
+			       : 0;
+	/* An IEEE 802.3 frame. */
+	if (wire_walk_l2(frame + off + hlen, end - (off + hlen), &l2) != WIRE_OK)
+		return 0;
+	*type = l2.ethertype;
+	return off + hlen + l2.payload_off;
+}
+
+/* An Ethernet frame inside a tunnel: where its IP packet starts. */
+static uint32_t
+ethernet_inner(const uint8_t *frame, uint32_t off, uint32_t end, uint16_t *type)
+{
+	struct wire_l2 l2;
+
+	if (off >= end || wire_walk_l2(frame + off, end - off, &l2) != WIRE_OK)
+		return 0;
+	*type = l2.ethertype;
+	return off + l2.payload_off;
+}
+
+/* VXLAN (RFC 7348 §5): I flag, then the VNI; an Ethernet frame inside. */
+static uint32_t
+vxlan_inner(const uint8_t *frame, uint32_t off, uint32_t end, uint32_t *vni, uint16_t *type)
+{
+	if (off + 8 > end || !(frame[off] & 0x08))
+		return 0;
+	*vni = (uint32_t)frame[off + 4] << 16 | (uint32_t)frame[off + 5] << 8 | frame[off + 6];
+	return ethernet_inner(frame, off + 8, end, type);
+}
+
+/* Geneve (RFC 8926 §3.4): version 0, not a control packet; Ethernet or IP inside. */
+static uint32_t
+geneve_inner(const uint8_t *frame, uint32_t off, uint32_t end, uint32_t *vni, uint16_t *type)
+{
+	uint32_t hdr;
+	uint16_t proto;
+
+	if (off + 8 > end || (frame[off] >> 6) != 0 || (frame[off + 1] & 0x80))
+		return 0;
+	hdr = 8 + (uint32_t)(frame[off] & 0x3f) * 4;
+	if (off + hdr >= end)
+		return 0;
+	*vni = (uint32_t)frame[off + 4] << 16 | (uint32_t)frame[off + 5] << 8 | frame[off + 6];
+	proto = rd16(frame + off + 2);
+	if (proto == 0x6558) /* transparent Ethernet bridging */
+		return ethernet_inner(frame, off + hdr, end, type);
+	*type = proto;
+	return off + hdr;
+}
+
+/*
+ * A UDP packet of the outermost IP header that may be a tunnel the caller asked for: if it
+ * is, and its inner packet parses, the flow is the inner one (its addresses, ports and
+ * payload, which nDPI gets), with the tunnel and its id. Anything less (not the tunnel after
+ * all, a malformed or fragmented inner packet) leaves the outer UDP flow as it was.
+ */
+static enum parse_result
+parse_udp_tunnel(const uint8_t *frame, uint32_t end, int depth, struct parse_info *info)
+{
+	uint32_t off = info->payload_off, inner = 0, id = 0;
+	uint16_t type = 0;
+	uint8_t tunnel = PARSE_TUNNEL_NONE;
+	struct parse_info outer;
+	enum parse_result r;
+
+	if ((info->decap & PARSE_F_GTPU) &&
+	    (info->sport == PARSE_PORT_GTPU || info->dport == PARSE_PORT_GTPU)) {
+		inner = gtpu_inner(frame, off, end, &id);
+		tunnel = PARSE_TUNNEL_GTPU;
+		if (inner != 0)
+			type = (frame[inner] >> 4) == 6 ? ETHERTYPE_IPV6 : ETHERTYPE_IPV4;
+	} else if ((info->decap & PARSE_F_CAPWAP) && (info->sport == PARSE_PORT_CAPWAP_DATA ||
+						      info->dport == PARSE_PORT_CAPWAP_DATA)) {
+		inner = capwap_inner(frame, off, end, &type);
+		tunnel = PARSE_TUNNEL_CAPWAP;
+	} else if ((info->decap & PARSE_F_VXLAN) && info->dport == PARSE_PORT_VXLAN) {
+		inner = vxlan_inner(frame, off, end, &id, &type);
+		tunnel = PARSE_TUNNEL_VXLAN;
+	} else if ((info->decap & PARSE_F_GENEVE) && info->dport == PARSE_PORT_GENEVE) {
+		inner = geneve_inner(frame, off, end, &id, &type);
+		tunnel = PARSE_TUNNEL_GENEVE;
+	}
+	if (inner == 0 || (type != ETHERTYPE_IPV4 && type != ETHERTYPE_IPV6))
+		return PARSE_OK;
+	outer = *info;
+	info->tunnelled = 1;
+	info->is_fragment = 0;
+	r = parse_ip(frame, end, inner, type == ETHERTYPE_IPV4 ? 4 : 6, depth + 1, info);
+	if (r != PARSE_OK) {
+		*info = outer;
+		return PARSE_OK;
+	}
+	info->tunnel = tunnel;
+	info->tunnel_id = id;
+	return PARSE_OK;
+}
+
 /* An IP header carried inside IP (6in4, 4in4, 4in6, 6in6): classify the inner packet. */
 static enum parse_result
 parse_inner_ip(const uint8_t *frame, uint32_t end, uint32_t off, int version, int depth,
@@ -130,6 +318,19 @@ parse_inner_ip(const uint8_t *frame, uint32_t end, uint32_t off, int version, in
 		return PARSE_TUNNEL_TOO_DEEP;
 	info->tunnelled = 1;
 	return parse_ip(frame, end, off, version, depth + 1, info);
+}
+
+/* The L4 header, then, for UDP of the outermost IP header, the tunnels asked for. */
+static inline enum parse_result
+parse_transport(const uint8_t *frame, uint32_t off, uint32_t end, int depth,
+		struct parse_info *info)
+{
+	enum parse_result r = parse_l4(frame, off, end, info);
+
+	if (__builtin_expect(info->decap != 0, 0) && r == PARSE_OK && depth == 0 &&
+	    info->l4_proto == IPPROTO_UDP && !info->is_fragment)
+		return parse_udp_tunnel(frame, end, depth, info);
+	return r;
 }
 
 static enum parse_result
@@ -181,7 +382,7 @@ parse_ipv4(const uint8_t *frame, uint32_t len, uint32_t off, int depth, struct p
 	if (info->l4_proto == IPPROTO_IPV6 || info->l4_proto == IPPROTO_IPIP)
 		return parse_inner_ip(frame, end, off + ihl, info->l4_proto == IPPROTO_IPV6 ? 6 : 4,
 				      depth, info);
-	return parse_l4(frame, off + ihl, end, info);
+	return parse_transport(frame, off + ihl, end, depth, info);
 }
 
 static bool
@@ -266,7 +467,7 @@ parse_ipv6(const uint8_t *frame, uint32_t len, uint32_t off, int depth, struct p
 	info->l4_proto = nh;
 	if (nh == IPPROTO_IPV6 || nh == IPPROTO_IPIP)
 		return parse_inner_ip(frame, end, cur, nh == IPPROTO_IPV6 ? 6 : 4, depth, info);
-	return parse_l4(frame, cur, end, info);
+	return parse_transport(frame, cur, end, depth, info);
 }
 
 static enum parse_result
@@ -289,6 +490,7 @@ parse_frame(const uint8_t *frame, uint32_t len, unsigned int flags, struct parse
 
 	memset(info, 0, sizeof(*info));
 	info->tso_length = (flags & PARSE_F_CAPTURE) != 0;
+	info->decap = (uint8_t)(flags & PARSE_F_TUNNELS);
 	switch (wire_walk_l2(frame, len, &l2)) {
 	case WIRE_TRUNCATED:
 		return PARSE_ETH_TRUNCATED;

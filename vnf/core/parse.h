@@ -47,6 +47,40 @@ enum parse_result {
 /* First result that means "malformed" (as opposed to "fine" or "not for the flow table"). */
 #define PARSE_FIRST_MALFORMED PARSE_ETH_TRUNCATED
 
+/*
+ * UDP tunnels whose inner flow is classified (PARSE_F_* below asks for each): the flow is
+ * the inner packet's, and the tunnel's id is part of its key.
+ */
+enum parse_tunnel {
+	PARSE_TUNNEL_NONE,
+	PARSE_TUNNEL_GTPU, /* 3GPP GTP-U (TS 29.281), UDP 2152: the TEID */
+	PARSE_TUNNEL_CAPWAP, /* CAPWAP data (RFC 5415), UDP 5247: no id (0) */
+	PARSE_TUNNEL_VXLAN, /* RFC 7348, UDP 4789: the VNI */
+	PARSE_TUNNEL_GENEVE, /* RFC 8926, UDP 6081: the VNI */
+	PARSE_TUNNEL_COUNT
+};
+
+#define PARSE_PORT_GTPU 2152
+#define PARSE_PORT_CAPWAP_DATA 5247
+#define PARSE_PORT_VXLAN 4789
+#define PARSE_PORT_GENEVE 6081
+#define PARSE_MAX_GTPU_EXT 8 /* GTP-U extension headers walked before giving up */
+
+/*
+ * Whether a tunnel's id is part of the flow key. A VNI is the same both ways and separates
+ * tenants whose addresses overlap; a GTP-U TEID is chosen by the receiving end, so the two
+ * directions of one flow carry different ones: the flow is its inner packets' (a UE's flows
+ * meet), and its record keeps the TEID of its first packet. CAPWAP has no id.
+ */
+static inline int
+parse_tunnel_id_in_key(unsigned int t)
+{
+	return t == PARSE_TUNNEL_VXLAN || t == PARSE_TUNNEL_GENEVE;
+}
+
+/* "gtpu", "capwap", "vxlan", "geneve" ("" for none): records, config, logs. */
+const char *parse_tunnel_name(enum parse_tunnel t);
+
 #define PARSE_MAX_IPV6_EXT 8 /* extension headers walked before giving up */
 #define PARSE_MAX_IP_NESTING 2 /* outer IP + one 6in4/4in4/4in6/6in6 inner header */
 
@@ -65,6 +99,9 @@ struct parse_info {
 	uint8_t tunnelled : 1; /* the addresses are those of an inner IP header */
 	uint8_t frag_more : 1; /* a fragment (first or later) with more after it */
 	uint8_t tso_length : 1; /* PARSE_F_CAPTURE: an IP length of 0 read as the frame's */
+	uint8_t decap; /* input: the PARSE_F_<TUNNEL> flags to decapsulate */
+	uint8_t tunnel; /* enum parse_tunnel: the flow is inside this tunnel */
+	uint32_t tunnel_id; /* its TEID or VNI */
 	uint16_t sport, dport; /* host order; ICMP: type<<8|code in sport, 0 in dport */
 	/*
 	 * A fragment (is_fragment, or PARSE_FRAGMENT): its datagram's id (IPv4: 16 bits, IPv6:
@@ -87,6 +124,12 @@ struct parse_info {
  * that benefit of the doubt: there a length of 0 is malformed.
  */
 #define PARSE_F_CAPTURE 0x1
+/* Classify the inner flow of these UDP tunnels (at the outermost IP header only). */
+#define PARSE_F_GTPU 0x2
+#define PARSE_F_CAPWAP 0x4
+#define PARSE_F_VXLAN 0x8
+#define PARSE_F_GENEVE 0x10
+#define PARSE_F_TUNNELS (PARSE_F_GTPU | PARSE_F_CAPWAP | PARSE_F_VXLAN | PARSE_F_GENEVE)
 
 /* Parse an Ethernet frame. Returns PARSE_OK with *info filled, or the reason it stopped. */
 enum parse_result parse_frame(const uint8_t *frame, uint32_t len, unsigned int flags,

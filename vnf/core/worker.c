@@ -110,7 +110,8 @@ worker_create(const struct worker_params *params)
 		return NULL;
 	memset(w, 0, sizeof(*w));
 	w->p = *params;
-	w->parse_flags = params->from_capture ? PARSE_F_CAPTURE : 0;
+	w->parse_flags = (params->from_capture ? PARSE_F_CAPTURE : 0) |
+			 (params->tunnels & PARSE_F_TUNNELS);
 	w->policy = params->policy;
 	w->policy_gen = 1;
 	w->record_room = UINT32_MAX;
@@ -305,6 +306,7 @@ decide(struct worker *w, struct flow_entry *e, bool by_packet, const struct dpi_
 		};
 
 		flow_table_key(w->flows, e, &key);
+		key.tunnel_id = flow_table_tunnel_id(w->flows, e); /* teid: matches the TEID too */
 		d = policy_decide(w->policy, &pf);
 		if (d.rule <= POLICY_MAX_RULES)
 			w->st.rule_flows[d.rule]++;
@@ -368,6 +370,7 @@ fill_record(const struct worker *w, const struct flow_entry *e, struct flow_reco
 	else
 		rec->dpi_state = e->app_proto == 0 ? FLOW_DPI_GAVE_UP : FLOW_DPI_DETECTED;
 	flow_table_key(w->flows, e, &rec->key);
+	rec->key.tunnel_id = flow_table_tunnel_id(w->flows, e); /* a TEID is not in the key */
 	rec->flow_id = e->flow_id;
 	rec->worker = w->p.id;
 	rec->initiator_hi = (e->flags & FLOW_F_INITIATOR_HI) != 0;
@@ -471,6 +474,8 @@ flow_for_packet(struct worker *w, const struct pkt_stage *ps)
 	e = flow_table_insert(w->flows, &ps->key, ps->hash, w->now_ms, class_for(pi->l4_proto));
 	if (ps->from_hi)
 		e->flags |= FLOW_F_INITIATOR_HI;
+	if (pi->tunnel != PARSE_TUNNEL_NONE && !parse_tunnel_id_in_key(pi->tunnel))
+		flow_table_set_tunnel_id(w->flows, e, pi->tunnel_id); /* its first packet's TEID */
 	e->dpi_slot = dpi_state_alloc(w->dpi);
 	w->st.flows_created++;
 	if (e->dpi_slot == DPI_NO_SLOT) {
@@ -527,7 +532,7 @@ own_class(const struct flow_entry *e)
 /*
  * A decided TCP or UDP flow the policy lets the switch carry: hand it to the control thread
  * (which installs its rules, or says no). Not a flow whose frames carry two VLAN tags (the
- * switch matches one), not a TCP connection that is closing.
+ * switch matches one), not a flow inside a tunnel, not a TCP connection that is closing.
  */
 static void
 maybe_offload(struct worker *w, struct flow_entry *e, const struct parse_info *pi,
@@ -538,6 +543,7 @@ maybe_offload(struct worker *w, struct flow_entry *e, const struct parse_info *p
 
 	if ((e->flags & FLOW_F_IN_DPI) || w->policy == NULL || !policy_offloadable(w->policy, d) ||
 	    (pi->l4_proto != IPPROTO_TCP && pi->l4_proto != IPPROTO_UDP) || pi->vlan_count > 1 ||
+	    pi->tunnelled /* the switch's rules would match the outer headers, not these */ ||
 	    e->tclass == FLOW_TC_TCP_CLOSED ||
 	    (pi->l4_proto == IPPROTO_TCP && (pi->tcp_flags & (TCP_FIN | TCP_RST))))
 		return;

@@ -89,6 +89,8 @@ struct worker_params {
 	 * long as its IP header says (the frame length would be the snap length).
 	 */
 	bool from_capture;
+	/* UDP tunnels whose inner flows are classified: parse.h PARSE_F_GTPU | ... (0: none). */
+	unsigned int tunnels;
 	/* User-defined applications for nDPI (apps.h); NULL: none. Read at creation only. */
 	const struct app_defs *apps;
 	/* IP fragments (frag_table.h); 0: the WORKER_FRAG_DEFAULT_* values. */

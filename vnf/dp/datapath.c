@@ -107,6 +107,7 @@ make_classifier(struct datapath *dp, struct dp_lcore *lc, char *err, size_t err_
 	wp.malformed = cfg->malformed;
 	wp.from_capture = dp->lossless; /* replay: TSO lengths, snap lengths (worker.h) */
 	wp.apps = cfg->apps;
+	wp.tunnels = cfg->tunnels;
 	wp.policy = dp->policy;
 	wp.on_record = dp_record_to_ring;
 	wp.record_ctx = lc;

@@ -469,7 +469,7 @@ owner_of(const struct datapath *dp, struct rte_mbuf *m)
 	struct flow_key key;
 
 	enum parse_result r = parse_frame(rte_pktmbuf_mtod(m, const uint8_t *), m->data_len,
-					  dp->lossless ? PARSE_F_CAPTURE : 0, &pi);
+					  (dp->lossless ? PARSE_F_CAPTURE : 0) | dp->cfg.tunnels, &pi);
 
 	/* A later IP fragment has no ports, but the address pair is all the owner needs. */
 	if (r != PARSE_OK && r != PARSE_FRAGMENT)

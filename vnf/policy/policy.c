@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include "dpi.h"
+#include "parse.h"
 
 #define PROTO_WORDS 8 /* 512 protocol ids */
 #define CAT_WORDS 4 /* 256 categories */
@@ -42,7 +43,8 @@ struct rule {
 	struct cidr src[POLICY_MAX_VALUES], dst[POLICY_MAX_VALUES];
 	struct range src_port[POLICY_MAX_VALUES], dst_port[POLICY_MAX_VALUES];
 	struct range vlan[POLICY_MAX_VALUES];
-	uint8_t n_hosts, n_src, n_dst, n_src_port, n_dst_port, n_vlan;
+	struct range teid[POLICY_MAX_VALUES], vni[POLICY_MAX_VALUES];
+	uint8_t n_hosts, n_src, n_dst, n_src_port, n_dst_port, n_vlan, n_teid, n_vni;
 	struct policy_decision decision;
 	uint32_t line; /* where it was written (0: not from a file) */
 	char text[POLICY_RULE_TEXT_MAX]; /* its conditions as written, for people (the web view) */
@@ -336,6 +338,14 @@ compile_item(struct compiler *c, struct rule *r, enum policy_cond kind,
 		return parse_range(c, v, 4095, "VLAN id", &r->vlan[r->n_vlan++]);
 	case POLICY_COND_RISK:
 		return parse_risk(c, v, &r->risk);
+	case POLICY_COND_TEID:
+		if (r->n_teid == POLICY_MAX_VALUES)
+			break;
+		return parse_range(c, v, UINT32_MAX, "TEID", &r->teid[r->n_teid++]);
+	case POLICY_COND_VNI:
+		if (r->n_vni == POLICY_MAX_VALUES)
+			break;
+		return parse_range(c, v, (1u << 24) - 1, "VNI", &r->vni[r->n_vni++]);
 	default:
 		return fail(c, &v->mark, "invalid condition");
 	}
@@ -543,6 +553,13 @@ rule_matches(const struct rule *r, const struct policy_flow *f)
 	if (HAS(r, VLAN) && !in_ranges(r->vlan, r->n_vlan, k->vlan))
 		return false;
 	if (HAS(r, RISK) && (f->risk & r->risk) == 0)
+		return false;
+	if (HAS(r, TEID) &&
+	    (k->tunnel != PARSE_TUNNEL_GTPU || !in_ranges(r->teid, r->n_teid, k->tunnel_id)))
+		return false;
+	if (HAS(r, VNI) &&
+	    ((k->tunnel != PARSE_TUNNEL_VXLAN && k->tunnel != PARSE_TUNNEL_GENEVE) ||
+	     !in_ranges(r->vni, r->n_vni, k->tunnel_id)))
 		return false;
 	if (HAS(r, SRC) && !in_cidrs(r->src, r->n_src, k->ip_version, src))
 		return false;

@@ -48,7 +48,9 @@ struct policy_mark {
 	X(SRC_PORT, "src_port") /* port or range "1000-2000" */                                \
 	X(DST_PORT, "dst_port")                                                                \
 	X(VLAN, "vlan")         /* VID or range */                                              \
-	X(RISK, "risk")         /* nDPI risk name, e.g. "Known Protocol on Non Standard Port" */
+	X(RISK, "risk")         /* nDPI risk name, e.g. "Known Protocol on Non Standard Port" */ \
+	X(TEID, "teid")         /* GTP-U TEID (of the flow's first packet) or range */           \
+	X(VNI, "vni")           /* VXLAN or Geneve VNI or range */
 
 enum policy_cond {
 #define POLICY_COND_ENUM(name, key) POLICY_COND_##name,
