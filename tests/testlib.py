@@ -68,6 +68,42 @@ def record_key(r):
                                 (str(ipaddress.ip_address(r["dst_ip"])), r["dst_port"])]))
 
 
+def pcap_frames(path):
+    """Frame bytes in order (pcap, microsecond or nanosecond, little-endian)."""
+    import struct
+    with open(path, "rb") as f:
+        data = f.read()
+    off, out = 24, []
+    while off + 16 <= len(data):
+        _, _, caplen, _ = struct.unpack("<IIII", data[off:off + 16])
+        out.append(data[off + 16:off + 16 + caplen])
+        off += 16 + caplen
+    return out
+
+
+def ndpi_labels(pcaps, cap, extra=(), open_tunnels=True):
+    """ndpiReader's label for each flow of a capture, keyed as record_key() keys a record;
+    run by ../shared/pcaps/ndpi_truth.py (`pcaps`), with its -t (GTP-U and CAPWAP opened)
+    unless open_tunnels is False, and `extra` arguments (e.g. -p FILE). None if it failed."""
+    import sys
+    if pcaps not in sys.path:
+        sys.path.insert(0, pcaps)
+    import ndpi_truth
+    saved = list(ndpi_truth.NDPI_ARGS)
+    ndpi_truth.NDPI_ARGS[:] = [x for x in saved if open_tunnels or x != "-t"] + list(extra)
+    try:
+        rc, _, report = ndpi_truth.run_ndpireader("ndpiReader", cap)
+        table = ndpi_truth.proto_table("ndpiReader")
+    finally:
+        ndpi_truth.NDPI_ARGS[:] = saved
+    if rc != 0:
+        return None
+    return {record_key({"l4": row["l4_proto"], "src_ip": row["src_ip"],
+                        "src_port": int(row["src_port"]), "dst_ip": row["dst_ip"],
+                        "dst_port": int(row["dst_port"])}): row["ndpi_label"]
+            for row in ndpi_truth.parse_report(report, table)}
+
+
 def leaked_dpdk_dirs(pattern="/var/run/dpdk/flowtag-*"):
     """DPDK runtime directories left by flowtag processes that have exited. A directory whose
     process (the pid at the end of its name) still runs is in use, not leaked; that keeps the

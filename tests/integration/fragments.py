@@ -28,7 +28,7 @@ import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, ".."))
-from testlib import check, exit_counters, finish, unavailable  # noqa: E402
+from testlib import check, exit_counters, finish, ndpi_labels, record_key, unavailable  # noqa: E402
 sys.path.insert(0, os.path.join(HERE, "../../ovs-integration"))
 import trafficgen  # noqa: E402
 
@@ -275,22 +275,14 @@ def main():
     for tool in ("tshark", "ndpiReader"):
         if shutil.which(tool) is None:
             return unavailable(tool, "%s is not installed" % tool)
-    sys.path.insert(0, a.pcaps)
-    import ndpi_truth
     with tempfile.TemporaryDirectory(prefix="flowtag-frag-") as tmp:
         cap = os.path.join(tmp, "fragments.pcap")
         datagram_app, flows = build(cap)
         # ndpiReader decides on the first fragment too: the labels must agree.
-        table = ndpi_truth.proto_table("ndpiReader")
-        rc, out, report = ndpi_truth.run_ndpireader("ndpiReader", cap)
-        rows = ndpi_truth.parse_report(report, table) if rc == 0 else []
-        theirs = {}
-        for row in rows:
-            ends = {(str(ipaddress.ip_address(row["src_ip"])), int(row["src_port"])),
-                    (str(ipaddress.ip_address(row["dst_ip"])), int(row["dst_port"]))}
-            for k in flows:
-                if ends == {(k[1], k[2]), (k[3], k[4])}:
-                    theirs[k] = row["ndpi_label"]
+        labels = ndpi_labels(a.pcaps, cap) or {}
+        theirs = {k: labels.get(record_key({"l4": k[0], "src_ip": k[1], "src_port": k[2],
+                                            "dst_ip": k[3], "dst_port": k[4]}))
+                  for k in flows}
         check(theirs == {k: v[0] for k, v in flows.items()},
               "ndpiReader labels the generated flows as the test expects (%s)" % theirs)
         run_case(a.flowtag, tmp, cap, "0,1", datagram_app, flows, 0, "one worker")

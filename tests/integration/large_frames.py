@@ -13,7 +13,6 @@ Live ports keep the MTU rules (an IP length of 0 there is malformed): tests/unit
 """
 
 import argparse
-import ipaddress
 import json
 import os
 import shutil
@@ -24,7 +23,7 @@ import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, ".."))
-from testlib import check, exit_counters, finish, unavailable  # noqa: E402
+from testlib import check, exit_counters, finish, ndpi_labels, record_key, unavailable  # noqa: E402
 sys.path.insert(0, os.path.join(HERE, "../../ovs-integration"))
 import trafficgen  # noqa: E402
 
@@ -97,11 +96,7 @@ def replay(flowtag, cap, tmp):
     recs = {}
     if r.returncode == 0:
         with open(recs_path) as f:
-            for line in f:
-                rec = json.loads(line)
-                k = (rec["l4"], frozenset([(rec["src_ip"], rec["src_port"]),
-                                           (rec["dst_ip"], rec["dst_port"])]))
-                recs[k] = rec
+            recs = {record_key(rec): rec for rec in map(json.loads, f)}
     return r, recs
 
 
@@ -113,20 +108,11 @@ def main():
     for tool in ("ndpiReader", "editcap"):
         if shutil.which(tool) is None:
             return unavailable(tool, "%s is not installed" % tool)
-    sys.path.insert(0, a.pcaps)
-    import ndpi_truth
     with tempfile.TemporaryDirectory(prefix="flowtag-large-") as tmp:
         cap = os.path.join(tmp, "large.pcap")
         flows = build(cap)
-        big = sum(1 for k in flows for _ in [0])
-        table = ndpi_truth.proto_table("ndpiReader")
-        rc, out, report = ndpi_truth.run_ndpireader("ndpiReader", cap)
-        theirs = {}
-        for row in (ndpi_truth.parse_report(report, table) if rc == 0 else []):
-            k = (row["l4_proto"], frozenset([(str(ipaddress.ip_address(row["src_ip"])), int(row["src_port"])),
-                                             (str(ipaddress.ip_address(row["dst_ip"])), int(row["dst_port"]))]))
-            theirs[k] = row["ndpi_label"]
-        check(len(theirs) == len(flows) == big,
+        theirs = ndpi_labels(a.pcaps, cap) or {}
+        check(len(theirs) == len(flows),
               "ndpiReader reports the %d generated flows (%d)" % (len(flows), len(theirs)))
 
         r, recs = replay(a.flowtag, cap, tmp)

@@ -23,7 +23,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, ".."))
-from testlib import check, finish, leaked_dpdk_dirs  # noqa: E402
+from testlib import check, finish, leaked_dpdk_dirs, pcap_frames  # noqa: E402
 sys.path.insert(0, os.path.join(HERE, "../../ovs-integration"))
 import trafficgen  # noqa: E402
 
@@ -37,19 +37,6 @@ def frames(path):
     return [line.split("\t") for line in out.splitlines()]
 
 
-def raw_frames(path):
-    """Frame bytes in order (pcap, microsecond or nanosecond, little-endian)."""
-    import struct
-    with open(path, "rb") as f:
-        data = f.read()
-    off, out = 24, []
-    while off + 16 <= len(data):
-        _, _, caplen, _ = struct.unpack("<IIII", data[off:off + 16])
-        out.append(data[off + 16:off + 16 + caplen])
-        off += 16 + caplen
-    return out
-
-
 def run_daemon(flowtag, cfg, tmp, expect_out, out_path, timeout=30):
     """Start `flowtag run`, wait until out_path holds expect_out frames, SIGTERM, wait."""
     log = open(os.path.join(tmp, "run.log"), "w")
@@ -59,7 +46,7 @@ def run_daemon(flowtag, cfg, tmp, expect_out, out_path, timeout=30):
     while time.time() < deadline:
         time.sleep(0.3)
         if os.path.exists(out_path) and os.path.getsize(out_path) > 24:
-            n = len(raw_frames(out_path))
+            n = len(pcap_frames(out_path))
             if n >= expect_out:
                 break
         if p.poll() is not None:
@@ -127,7 +114,7 @@ def main():
         rc, log = run_daemon(flowtag, cfg, tmp, n_in, b_out)
         check(rc == 0, "inline: SIGTERM -> exit 0 (%s)" % log.strip()[-300:])
         out_b = frames(b_out) if os.path.exists(b_out) else []
-        out_a = raw_frames(a_out) if os.path.exists(a_out) else []
+        out_a = pcap_frames(a_out) if os.path.exists(a_out) else []
         check(len(out_b) == n_in and len(out_a) == 0,
               "inline: %d of %d packets left by port B, %d by port A" % (len(out_b), n_in,
                                                                           len(out_a)))
@@ -152,7 +139,7 @@ def main():
                             "true")], demo + "  nsh_in: decap\n", records)
         rc, log = run_daemon(flowtag, cfg, tmp, n_in, ret_out)
         check(rc == 0, "return port: SIGTERM -> exit 0")
-        orig, tagged_f, back = raw_frames(traffic), raw_frames(tagged), raw_frames(ret_out)
+        orig, tagged_f, back = pcap_frames(traffic), pcap_frames(tagged), pcap_frames(ret_out)
         nsh = [i for i, f in enumerate(tagged_f) if f[12:14] == b"\x89\x4f"]
         check(len(back) == n_in, "return port: %d of %d packets out" % (len(back), n_in))
         check(len(nsh) > 0 and all(back[i] == orig[i] for i in nsh),

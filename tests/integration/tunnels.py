@@ -28,7 +28,7 @@ import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, ".."))
-from testlib import check, finish, unavailable  # noqa: E402
+from testlib import check, finish, ndpi_labels, pcap_frames, record_key, unavailable  # noqa: E402
 sys.path.insert(0, os.path.join(HERE, "../../ovs-integration"))
 import trafficgen  # noqa: E402
 
@@ -117,17 +117,6 @@ def encapsulate(kind, frame, n, vni_of):
     return outer("10.103.0.1", "10.103.0.2", entropy, 6081, hdr + frame, n)
 
 
-def read_pcap(path):
-    with open(path, "rb") as f:
-        data = f.read()
-    off, out = 24, []
-    while off + 16 <= len(data):
-        _, _, caplen, _ = struct.unpack("<IIII", data[off:off + 16])
-        out.append(data[off + 16:off + 16 + caplen])
-        off += 16 + caplen
-    return out
-
-
 def nsh_spi(frame):
     """(SPI or None, the frame without its NSH)."""
     if frame[12:14] != b"\x89\x4f":
@@ -137,22 +126,6 @@ def nsh_spi(frame):
     return spi, frame[14 + length:]
 
 
-def ndpi_labels(ndpi_truth, table, cap, tunnels=False):
-    saved = list(ndpi_truth.NDPI_ARGS)
-    if not tunnels:
-        ndpi_truth.NDPI_ARGS[:] = [x for x in saved if x != "-t"]
-    try:
-        rc, _, report = ndpi_truth.run_ndpireader("ndpiReader", cap)
-    finally:
-        ndpi_truth.NDPI_ARGS[:] = saved
-    labels = {}
-    for row in (ndpi_truth.parse_report(report, table) if rc == 0 else []):
-        k = (row["l4_proto"], frozenset([(row["src_ip"], int(row["src_port"])),
-                                         (row["dst_ip"], int(row["dst_port"]))]))
-        labels[k] = row["ndpi_label"]
-    return labels
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--flowtag", required=True)
@@ -160,15 +133,12 @@ def main():
     a = ap.parse_args()
     if shutil.which("ndpiReader") is None:
         return unavailable("ndpiReader", "ndpiReader is not installed")
-    sys.path.insert(0, a.pcaps)
-    import ndpi_truth
-    table = ndpi_truth.proto_table("ndpiReader")
     with tempfile.TemporaryDirectory(prefix="flowtag-tunnels-") as tmp:
         w, _ = trafficgen.generate(60, "realistic", list(trafficgen.APPS), 10.0, seed=11)
         w.packets.sort(key=lambda p: p[0])
         plain = os.path.join(tmp, "plain.pcap")
         w.write(plain)
-        truth = ndpi_labels(ndpi_truth, table, plain)
+        truth = ndpi_labels(a.pcaps, plain, open_tunnels=False)
         frames = [(t, fr) for t, fr in w.packets if trafficgen.flow_id_of(fr) is not None]
         flows = collections.OrderedDict()
         for _, fr in frames:
@@ -197,15 +167,14 @@ def main():
                 continue
             with open(recs_path) as f:
                 recs = [json.loads(line) for line in f]
-            mine = {(rec["l4"], frozenset([(rec["src_ip"], rec["src_port"]),
-                                           (rec["dst_ip"], rec["dst_port"])])): rec for rec in recs}
+            mine = {record_key(rec): rec for rec in recs}
             labels = {k: rec["label"] for k, rec in mine.items()}
             diff = {str(sorted(k[1])): (labels.get(k), truth.get(k)) for k in set(labels) | set(truth)
                     if labels.get(k) != truth.get(k)}
             check(not diff, "%s: %d inner flows, labelled as ndpiReader labels them without the "
                   "tunnel%s" % (kind, len(labels), "" if not diff else ": differ %s" % diff))
             if kind in ("gtpu", "capwap"):
-                theirs = ndpi_labels(ndpi_truth, table, cap, tunnels=True)
+                theirs = ndpi_labels(a.pcaps, cap)
                 check(theirs == truth, "%s: ndpiReader -t opens the tunnel too and agrees (%d "
                       "flows)" % (kind, len(theirs)))
             want_ids = {}
@@ -225,7 +194,7 @@ def main():
                 if truth.get(k, "").split(".")[0] == "DNS" or truth.get(k) == "DNS":
                     return 43
                 return None
-            sent = read_pcap(out)
+            sent = pcap_frames(out)
             wrong, per_chain = [], collections.Counter()
             by_outer = {bytes(encapsulate(kind, fr, n, lambda f: vni[inner_key(ip_of(f))])): fr
                         for n, (_, fr) in enumerate(frames)}

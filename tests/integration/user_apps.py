@@ -16,7 +16,6 @@ policy unchanged) since nDPI takes them at start.
 
 import argparse
 import collections
-import ipaddress
 import json
 import os
 import random
@@ -27,7 +26,7 @@ import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, ".."))
-from testlib import Daemon, check, finish, unavailable  # noqa: E402
+from testlib import Daemon, check, finish, ndpi_labels, record_key, unavailable  # noqa: E402
 sys.path.insert(0, os.path.join(HERE, "../../ovs-integration"))
 import trafficgen  # noqa: E402
 
@@ -80,11 +79,6 @@ def build(path):
     return want
 
 
-def flow_key(rec):
-    return (rec["l4"], frozenset([(rec["src_ip"], rec["src_port"]),
-                                  (rec["dst_ip"], rec["dst_port"])]))
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--flowtag", required=True)
@@ -93,8 +87,6 @@ def main():
     for tool in ("ndpiReader", "tshark"):
         if shutil.which(tool) is None:
             return unavailable(tool, "%s is not installed" % tool)
-    sys.path.insert(0, a.pcaps)
-    import ndpi_truth
     with tempfile.TemporaryDirectory(prefix="flowtag-apps-") as tmp:
         cap = os.path.join(tmp, "apps.pcap")
         want = build(cap)
@@ -112,18 +104,7 @@ def main():
               "flowtag protos writes the apps as nDPI rules")
 
         # ndpiReader on the same rules file: the ground truth.
-        table = ndpi_truth.proto_table("ndpiReader")
-        saved = list(ndpi_truth.NDPI_ARGS)
-        ndpi_truth.NDPI_ARGS[:] = saved + ["-p", protos]
-        try:
-            rc, out, report = ndpi_truth.run_ndpireader("ndpiReader", cap)
-        finally:
-            ndpi_truth.NDPI_ARGS[:] = saved
-        theirs = {}
-        for row in (ndpi_truth.parse_report(report, table) if rc == 0 else []):
-            k = (row["l4_proto"], frozenset([(str(ipaddress.ip_address(row["src_ip"])), int(row["src_port"])),
-                                             (str(ipaddress.ip_address(row["dst_ip"])), int(row["dst_port"]))]))
-            theirs[k] = row["ndpi_label"]
+        theirs = ndpi_labels(a.pcaps, cap, extra=["-p", protos]) or {}
         # Known by name, an app is the sub-protocol of what carries it (TLS.LabPortal), as
         # nDPI's own services are (TLS.YouTube).
         check(all(theirs.get(k) in (v, "TLS." + v, "HTTP." + v) for k, v in want.items()),
@@ -138,7 +119,7 @@ def main():
         check(r.returncode == 0, "replay exits 0")
         with open(recs_path) as f:
             recs = [json.loads(line) for line in f]
-        mine = {flow_key(rec): rec["label"] for rec in recs}
+        mine = {record_key(rec): rec["label"] for rec in recs}
         check(mine == theirs, "flowtag's labels agree with ndpiReader -p on every flow "
               "(%d flows; differing: %s)" % (len(theirs), {str(sorted(k[1])): (mine.get(k), theirs.get(k))
                                                            for k in set(mine) | set(theirs)

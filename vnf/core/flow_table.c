@@ -217,12 +217,22 @@ flow_key_make(const uint8_t *src, const uint8_t *dst, uint16_t sport, uint16_t d
 bool
 flow_key_from_packet(const struct parse_info *pi, struct flow_key *key)
 {
-	bool hi = flow_key_make(pi->src, pi->dst, pi->sport, pi->dport, pi->l4_proto,
-				pi->ip_version, pi->vlan, key);
+	int cmp = addr_cmp(pi->src, pi->dst, pi->ip_version == 4);
+	bool src_is_hi = cmp > 0 || (cmp == 0 && pi->sport > pi->dport);
 
-	key->tunnel = pi->tunnel;
+	/* Per packet: whole 16-byte copies (a parse leaves IPv4 addresses zero-padded), picked
+	 * without a branch, and no memset of the key first. */
+	memcpy(key->lo_addr, src_is_hi ? pi->dst : pi->src, 16);
+	memcpy(key->hi_addr, src_is_hi ? pi->src : pi->dst, 16);
+	key->lo_port = src_is_hi ? pi->dport : pi->sport;
+	key->hi_port = src_is_hi ? pi->sport : pi->dport;
+	key->vlan = pi->vlan;
+	key->l4_proto = pi->l4_proto;
+	key->ip_version = pi->ip_version;
 	key->tunnel_id = parse_tunnel_id_in_key(pi->tunnel) ? pi->tunnel_id : 0;
-	return hi;
+	key->tunnel = pi->tunnel;
+	memset(key->pad, 0, sizeof(key->pad));
+	return src_is_hi;
 }
 
 uint32_t

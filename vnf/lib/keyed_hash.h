@@ -8,7 +8,8 @@
  * a linear hash (two inputs that collide under CRC collide under any seed), so both hashes
  * here are keyed from the first step:
  *
- *   keyed_hash_key40()  a flow key (5 words): NH (UMAC's universal hash, RFC 4418 §5) with
+ *   keyed_hash_key48()  a flow key (6 words; keyed_hash_key40() a 5-word key, e.g. a
+ *                       fragmented datagram's): NH (UMAC's universal hash, RFC 4418 §5) with
  *                       64-bit words and 128-bit products, then a mix; for two different keys
  *                       the chance of a full collision is 2^-64 over the secret, and it costs
  *                       three multiplies, so it stays on the per-packet path.
@@ -32,17 +33,21 @@ void keyed_hash_set_secret(const uint64_t secret[KEYED_HASH_SECRET_WORDS]);
 
 extern uint64_t keyed_hash_secret[KEYED_HASH_SECRET_WORDS];
 
-/* A 40-byte key as five native words under key k[0..5]: 32 bits, all usable as an index. */
+/*
+ * A 48-byte key as six native words under key k[0..5]: 32 bits, all usable as an index.
+ * With a last word of 0 it is the 40-byte hash below (the flow key's tunnel word is 0 for
+ * most flows), at the same cost.
+ */
 static inline uint32_t
-keyed_hash_key40_with(const uint64_t w[5], const uint64_t k[6])
+keyed_hash_key48_with(const uint64_t w[6], const uint64_t k[6])
 {
 	unsigned __int128 acc;
 	uint64_t x;
 
-	/* NH: the sum of (m0 + k0)(m1 + k1) over word pairs; the odd last word pairs with a key. */
+	/* NH: the sum of (m0 + k0)(m1 + k1) over word pairs. */
 	acc = (unsigned __int128)(w[0] + k[0]) * (w[1] + k[1]);
 	acc += (unsigned __int128)(w[2] + k[2]) * (w[3] + k[3]);
-	acc += (unsigned __int128)(w[4] + k[4]) * k[5];
+	acc += (unsigned __int128)(w[4] + k[4]) * (w[5] + k[5]);
 	/*
 	 * Fold, then multiply-shift: the high half of x * C depends on every bit of x, and the
 	 * table uses both ends of the result (low bits for the slot, top bits as its tag).
@@ -51,29 +56,20 @@ keyed_hash_key40_with(const uint64_t w[5], const uint64_t k[6])
 	return (uint32_t)((x * 0xd6e8feb86659fd93ULL) >> 32);
 }
 
+/* A 40-byte key as five words: the odd last word pairs with a key word alone. */
+static inline uint32_t
+keyed_hash_key40_with(const uint64_t w[5], const uint64_t k[6])
+{
+	const uint64_t six[6] = {w[0], w[1], w[2], w[3], w[4], 0};
+
+	return keyed_hash_key48_with(six, k);
+}
+
 /* The same under the process's secret. */
 static inline uint32_t
 keyed_hash_key40(const uint64_t w[5])
 {
 	return keyed_hash_key40_with(w, keyed_hash_secret);
-}
-
-/*
- * A 48-byte key as six words: NH over three pairs. With a last word of 0 it is exactly
- * keyed_hash_key40_with() of the first five (the flow key's tunnel word is 0 for most flows),
- * and it costs the same three multiplies.
- */
-static inline uint32_t
-keyed_hash_key48_with(const uint64_t w[6], const uint64_t k[6])
-{
-	unsigned __int128 acc;
-	uint64_t x;
-
-	acc = (unsigned __int128)(w[0] + k[0]) * (w[1] + k[1]);
-	acc += (unsigned __int128)(w[2] + k[2]) * (w[3] + k[3]);
-	acc += (unsigned __int128)(w[4] + k[4]) * (w[5] + k[5]);
-	x = (uint64_t)(acc >> 64) ^ (uint64_t)acc;
-	return (uint32_t)((x * 0xd6e8feb86659fd93ULL) >> 32);
 }
 
 static inline uint32_t
