@@ -30,6 +30,7 @@ get_worker(void)
 		.budget_tcp = 80,
 		.budget_udp = 24,
 		.budget_other = 8,
+		.tunnels = PARSE_F_TUNNELS, /* the inner flows of every tunnel, as by default */
 		.on_packet = discard,
 	};
 

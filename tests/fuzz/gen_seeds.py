@@ -46,6 +46,18 @@ frames = {
     "icmp": eth(0x0800, ip4(1, b"\x08\x00\x00\x00\x00\x01\x00\x01")),
     "frag": eth(0x0800, ip4(17, udp(53, 5353, b"y" * 40))[:6] + b"\x20\x00" +
                 ip4(17, udp(53, 5353, b"y" * 40))[8:]),
+    # UDP tunnels (datapath.tunnels): the inner DNS query inside each.
+    "gtpu": eth(0x0800, ip4(17, udp(2152, 2152, b"\x34\xff\x00\x00\x00\x00\x00\x01"
+                                             b"\x00\x00\x00\x85\x01\x00\x09\x00" +
+                                             ip4(17, udp(33333, 53, dns))))),
+    "vxlan": eth(0x0800, ip4(17, udp(50000, 4789, b"\x08\x00\x00\x00\x00\x13\x89\x00" +
+                                      eth(0x0800, ip4(17, udp(33333, 53, dns)))))),
+    "geneve": eth(0x0800, ip4(17, udp(50000, 6081, b"\x00\x00\x08\x00\x00\x13\x8a\x00" +
+                                       ip4(17, udp(33333, 53, dns))))),
+    "capwap": eth(0x0800, ip4(17, udp(5247, 5247, b"\x00\x10\x03\x00\x00\x00\x00\x00"
+                                       b"\x08\x01\x00\x00" + b"\x02" * 20 +
+                                       b"\xaa\xaa\x03\x00\x00\x00\x08\x00" +
+                                       ip4(17, udp(33333, 53, dns))))),
 }
 
 
@@ -73,3 +85,5 @@ for kind in range(4):
         write("tag", "%s_%d" % (name, kind), bytes([kind, 0x0a, 0x1e, 0xff]) + frames[name])
 with open(os.path.join(here, "../../config/examples/sfc-demo.yaml"), "rb") as f:
     write("config", "sfc-demo.yaml", f.read())
+with open(os.path.join(here, "../../config/examples/user-apps.yaml"), "rb") as f:
+    write("config", "user-apps.yaml", f.read())
