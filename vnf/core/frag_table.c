@@ -279,17 +279,15 @@ frag_table_expire(struct frag_table *ft, uint64_t now_ms, uint32_t budget)
 		return 0;
 	}
 	elapsed = now_ms - ft->sweep_ms;
-	if (elapsed >= period) {
-		todo = buckets;
-		ft->sweep_ms = now_ms;
-	} else {
-		todo = (uint32_t)(elapsed * buckets / period); /* < 2^52: no overflow */
-		if (todo == 0)
-			return 0;
-		ft->sweep_ms += (uint64_t)todo * period / buckets;
-	}
+	todo = elapsed >= period ? buckets : (uint32_t)(elapsed * buckets / period); /* < 2^52 */
+	if (todo == 0)
+		return 0;
 	if (todo > budget)
-		todo = budget;
+		todo = budget; /* behind: later calls catch up, `budget` buckets at a time */
+	if (todo == buckets && elapsed >= period)
+		ft->sweep_ms = now_ms;
+	else
+		ft->sweep_ms += (uint64_t)todo * period / buckets;
 	while (todo-- > 0) {
 		struct frag_entry *b = &ft->entries[(size_t)ft->cursor * FRAG_WAYS];
 		int i;

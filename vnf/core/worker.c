@@ -63,7 +63,7 @@ struct worker {
 	uint64_t now_ms;
 	uint32_t record_room; /* idle expiry ends at most this many flows per call */
 	struct worker_params p;
-	unsigned int parse_flags; /* PARSE_F_CAPTURE for a capture's packets */
+	unsigned int parse_flags; /* PARSE_F_CAPTURE for a capture's packets, the tunnels to open */
 	struct worker_stats st;
 };
 
