@@ -717,7 +717,7 @@ first_fragment(struct worker *w, struct flow_entry *e, const struct pkt_stage *p
 		w->st.fragment_table_full++;
 }
 
-/* Stage 1: parse, and for a packet to classify, its key and hash; prefetch its index slot. */
+/* Stage 1: parse, and for a packet to classify, its key and hash. */
 static void
 stage_parse(struct worker *w, const struct worker_pkt *pkt, struct pkt_stage *ps)
 {
@@ -731,7 +731,6 @@ stage_parse(struct worker *w, const struct worker_pkt *pkt, struct pkt_stage *ps
 		return;
 	ps->from_hi = flow_key_from_packet(&ps->pi, &ps->key);
 	ps->hash = flow_key_hash(&ps->key);
-	flow_table_prefetch_slot(w->flows, ps->hash);
 }
 
 /*
@@ -872,7 +871,16 @@ worker_process(struct worker *w, const struct worker_pkt *pkts, uint16_t n)
 		m = n - base < STAGE_MAX ? (uint16_t)(n - base) : STAGE_MAX;
 		for (i = 0; i < m; i++)
 			stage_parse(w, &pkts[base + i], &ps[i]);
-		/* Stage 2: the slots have arrived meanwhile; fetch the entries they point to. */
+		/*
+		 * The slots' prefetches go out together, not one after each packet's parse: in a
+		 * table of millions a prefetch misses the TLB, and until its page walk ends it
+		 * holds back the instructions after it; issued back to back, the walks overlap
+		 * (known-flow packets at 10 M flows: 147 -> 93 ns, see README Benchmarks).
+		 */
+		for (i = 0; i < m; i++)
+			if (ps[i].has_key)
+				flow_table_prefetch_slot(w->flows, ps[i].hash);
+		/* Stage 2: fetch the entries the slots point to (these slot loads overlap too). */
 		for (i = 0; i < m; i++)
 			if (ps[i].has_key)
 				flow_table_prefetch_entry(w->flows, ps[i].hash);
