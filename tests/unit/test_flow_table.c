@@ -500,6 +500,111 @@ matches_reference_model(void **state)
 	flow_table_destroy(ft);
 }
 
+/*
+ * The sweep against a model of every flow's end (its last packet plus its class's timeout),
+ * through class changes (a FIN shortens a flow's timeout), calls with small budgets and no
+ * room for records, and jumps of flow time that move the table's epoch: no flow ends before
+ * its time, and none is left more than two sweep periods after it. The sweep passes over
+ * blocks of entries whose bound says nothing in them ends yet; a bound left too late by any
+ * of those events fails the second check.
+ */
+struct sweep_model {
+	uint64_t now;
+	bool present[3000];
+	uint64_t last[3000];
+	uint8_t tclass[3000];
+	uint32_t timeout_ms[FLOW_TC_COUNT];
+	uint32_t ended;
+};
+
+static void
+model_end(void *ctx, struct flow_entry *e, enum flow_end_reason reason)
+{
+	struct sweep_model *m = ctx;
+	const uint8_t *a = (const uint8_t *)&e->lo_addr; /* key_n's source 10.n is the lower */
+	uint32_t n = a[1] | (uint32_t)a[2] << 8 | (uint32_t)a[3] << 16;
+
+	(void)reason;
+	assert_true(n < 3000 && m->present[n]);
+	assert_true(m->last[n] + m->timeout_ms[m->tclass[n]] <= m->now); /* never early */
+	m->present[n] = false;
+	m->ended++;
+}
+
+static void
+sweep_matches_end_times(void **state)
+{
+	enum { CAP = 1000, KEYS = 3000, STEPS = 200000 };
+	static struct sweep_model m;
+	struct flow_table_params p = {
+		.capacity = CAP,
+		.timeout_ms = {300000, 10000, 120000, 60000, 86400000},
+		.on_end = model_end,
+		.cb_ctx = &m,
+	};
+	struct flow_table *ft;
+	uint64_t x = 88172645463325252ULL;
+	uint32_t step, active = 0, i, checked = 0;
+
+	(void)state;
+	memset(&m, 0, sizeof(m));
+	memcpy(m.timeout_ms, p.timeout_ms, sizeof(m.timeout_ms));
+	m.now = 1000;
+	ft = flow_table_create(&p);
+	assert_non_null(ft);
+	for (step = 0; step < STEPS; step++) {
+		struct flow_key k;
+		struct flow_entry *e;
+		uint32_t n, budget, room;
+		uint8_t tc;
+
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		m.now += (x >> 8) % 500;
+		if ((x >> 20) % 20000 == 0)
+			m.now += 1ull << 29; /* every flow overdue; four of these move the epoch */
+		n = (uint32_t)((x >> 24) % KEYS);
+		tc = (uint8_t)((x >> 40) % FLOW_TC_COUNT);
+		key_n(&k, n);
+		e = flow_table_lookup(ft, &k, flow_key_hash(&k));
+		assert_int_equal(e != NULL, m.present[n]);
+		if (e != NULL) {
+			/* Mostly the same class; one packet in eight changes it (either way). */
+			if ((x >> 44) % 8 != 0)
+				tc = m.tclass[n];
+			flow_table_touch(ft, e, m.now, tc);
+			m.last[n] = m.now;
+			m.tclass[n] = tc;
+		} else if (active - m.ended < CAP) {
+			flow_table_insert(ft, &k, flow_key_hash(&k), m.now, tc);
+			m.present[n] = true;
+			m.last[n] = m.now;
+			m.tclass[n] = tc;
+			active++;
+		}
+		/* Three calls in four may read the whole table; the fourth is cut short. */
+		budget = (x >> 48) % 4 != 0 ? UINT32_MAX : (uint32_t)((x >> 50) % 8);
+		room = (x >> 56) % 4 != 0 ? UINT32_MAX : (uint32_t)((x >> 58) % 3);
+		flow_table_expire(ft, m.now, budget, room);
+		if (budget != UINT32_MAX || room != UINT32_MAX || step % 16 != 0)
+			continue;
+		for (i = 0; i < KEYS; i++) /* never late by more than the sweep's pace allows */
+			if (m.present[i] &&
+			    m.last[i] + m.timeout_ms[m.tclass[i]] + 2 * FLOW_SWEEP_PERIOD_MS < m.now) {
+				print_error("flow %u (class %u) should have ended at %llu, now %llu\n", i,
+					    m.tclass[i],
+					    (unsigned long long)(m.last[i] + m.timeout_ms[m.tclass[i]]),
+					    (unsigned long long)m.now);
+				fail();
+			}
+		checked++;
+	}
+	assert_true(m.ended > 10000); /* the run ended many flows by the sweep */
+	assert_true(checked > 1000);
+	flow_table_destroy(ft);
+}
+
 static void
 bad_params(void **state)
 {
@@ -613,6 +718,7 @@ main(void)
 		cmocka_unit_test(time_never_steps_back),
 		cmocka_unit_test(flush_ends_all),
 		cmocka_unit_test(matches_reference_model),
+		cmocka_unit_test(sweep_matches_end_times),
 		cmocka_unit_test(bad_params),
 		cmocka_unit_test(crafted_collisions_do_not_cluster),
 		cmocka_unit_test(siphash_reference_vectors),

@@ -20,6 +20,10 @@
 /* Relative times are rebased before they reach 2^32 ms (49 days). */
 #define FT_REBASE_AT (1ull << 31)
 #define FT_REBASE_KEEP (1ull << 30)
+/* The idle sweep's blocks: entries 64 at a time share a bound on their earliest end. */
+#define FT_BLOCK_SHIFT 6
+#define FT_BLOCK (1u << FT_BLOCK_SHIFT)
+#define FT_NO_END UINT32_MAX /* a block's bound when none of its flows can end */
 
 _Static_assert(sizeof(struct flow_entry) == 64, "a flow entry: one cache line");
 
@@ -52,6 +56,16 @@ struct flow_table {
 	uint64_t epoch_ms; /* entries' times are relative to it */
 	bool epoch_set;
 	uint32_t sweep_pos; /* the idle sweep's next entry */
+	/*
+	 * Per block of FT_BLOCK entries, a time (relative ms) before which none of its flows can
+	 * end: the sweep passes over a block whose bound lies ahead without reading its entries.
+	 * It is a lower bound kept without a write per packet: a packet only moves a flow's end
+	 * later, except when it changes the flow's timeout class (a FIN, an RST, the end of an
+	 * offload), which lowers the bound; a new flow lowers it too; the sweep rebuilds it from
+	 * the flows it leaves in a block it has read through.
+	 */
+	uint32_t *block_end;
+	uint32_t sweep_block_min; /* the block the sweep is reading: the earliest end it has seen */
 	uint32_t sweep_owed; /* entries the sweep is behind by */
 	uint64_t sweep_ms; /* flow time the sweep has accounted for */
 	uint64_t sweep_carry; /* fraction of an entry owed, in entries * ms */
@@ -87,6 +101,31 @@ zalloc_aligned(size_t size)
 		(void)madvise(p, size, MADV_HUGEPAGE);
 	memset(p, 0, size);
 	return p;
+}
+
+static inline uint32_t
+block_count(uint32_t capacity)
+{
+	return (capacity + FT_BLOCK - 1) >> FT_BLOCK_SHIFT;
+}
+
+/* When flow e ends if no packet comes (relative ms; below FT_NO_END, so rebasing moves it). */
+static inline uint32_t
+entry_end(const struct flow_table *ft, const struct flow_entry *e)
+{
+	uint64_t t = (uint64_t)e->last_rel_ms + ft->timeout_ms[e->tclass];
+
+	return t < FT_NO_END ? (uint32_t)t : FT_NO_END - 1;
+}
+
+/* Entry idx's flow may end at `end`: its block's bound must not be later. */
+static inline void
+block_lower(struct flow_table *ft, uint32_t idx, uint32_t end)
+{
+	uint32_t *b = &ft->block_end[idx >> FT_BLOCK_SHIFT];
+
+	if (end < *b)
+		*b = end;
 }
 
 static inline uint32_t
@@ -130,7 +169,9 @@ flow_table_create(const struct flow_table_params *params)
 	ft->slots = zalloc_aligned((size_t)nslots * sizeof(uint32_t));
 	ft->v6 = zalloc_aligned((size_t)ft->v6_capacity * sizeof(struct ipv6_pair));
 	ft->tunnel_ids = calloc(params->capacity, sizeof(uint32_t));
-	if (ft->entries == NULL || ft->slots == NULL || ft->v6 == NULL || ft->tunnel_ids == NULL) {
+	ft->block_end = malloc((size_t)block_count(params->capacity) * sizeof(uint32_t));
+	if (ft->entries == NULL || ft->slots == NULL || ft->v6 == NULL || ft->tunnel_ids == NULL ||
+	    ft->block_end == NULL) {
 		flow_table_destroy(ft);
 		errno = ENOMEM;
 		return NULL;
@@ -146,6 +187,9 @@ flow_table_create(const struct flow_table_params *params)
 	for (i = 0; i < ft->v6_capacity; i++)
 		v6_set_next(&ft->v6[i], i + 1 < ft->v6_capacity ? i + 1 : FT_NIL);
 	ft->v6_free_head = 0;
+	for (i = 0; i < block_count(params->capacity); i++)
+		ft->block_end[i] = FT_NO_END;
+	ft->sweep_block_min = FT_NO_END;
 	ft->evict_rng = 2463534242u;
 	return ft;
 }
@@ -159,6 +203,7 @@ flow_table_destroy(struct flow_table *ft)
 	free(ft->slots);
 	free(ft->v6);
 	free(ft->tunnel_ids);
+	free(ft->block_end);
 	free(ft);
 }
 
@@ -426,6 +471,15 @@ rebase(struct flow_table *ft, uint64_t now_ms)
 		e->first_rel_ms = e->first_rel_ms > delta ? (uint32_t)(e->first_rel_ms - delta) : 0;
 		e->last_rel_ms = e->last_rel_ms > delta ? (uint32_t)(e->last_rel_ms - delta) : 0;
 	}
+	for (i = 0; i < block_count(ft->capacity); i++) {
+		uint32_t *b = &ft->block_end[i];
+
+		if (*b != FT_NO_END)
+			*b = *b > delta ? (uint32_t)(*b - delta) : 0;
+	}
+	if (ft->sweep_block_min != FT_NO_END)
+		ft->sweep_block_min =
+			ft->sweep_block_min > delta ? (uint32_t)(ft->sweep_block_min - delta) : 0;
 	ft->epoch_ms += delta;
 }
 
@@ -579,6 +633,7 @@ flow_table_insert(struct flow_table *ft, const struct flow_key *key, uint32_t ha
 	e->dpi_slot = FLOW_NO_SLOT;
 	e->flow_id = ++ft->next_flow_id;
 	e->tclass = (uint8_t)tc;
+	block_lower(ft, idx, entry_end(ft, e));
 
 	i = hash & ft->slot_mask;
 	while (ft->slots[i] != 0)
@@ -598,13 +653,17 @@ flow_table_touch(struct flow_table *ft, struct flow_entry *e, uint64_t now_ms,
 	/* Packet times may step back (merged captures, reordering): never move last_ms back. */
 	if (now > e->last_rel_ms)
 		e->last_rel_ms = now;
-	e->tclass = (uint8_t)tc;
+	if (__builtin_expect(e->tclass != tc, 0)) {
+		/* A shorter timeout may end the flow before its block's bound. */
+		e->tclass = (uint8_t)tc;
+		block_lower(ft, flow_table_index(ft, e), entry_end(ft, e));
+	}
 }
 
 uint32_t
 flow_table_expire(struct flow_table *ft, uint64_t now_ms, uint32_t budget, uint32_t max_end)
 {
-	uint32_t ended = 0, n, k, now;
+	uint32_t ended = 0, n, now;
 
 	if (ft->active == 0 || !ft->epoch_set) {
 		ft->sweep_ms = now_ms;
@@ -625,23 +684,47 @@ flow_table_expire(struct flow_table *ft, uint64_t now_ms, uint32_t budget, uint3
 	} else if (now_ms < ft->sweep_ms) {
 		ft->sweep_ms = now_ms;
 	}
-	n = ft->sweep_owed < budget ? ft->sweep_owed : budget;
-	ft->sweep_owed -= n;
-	for (k = 0; k < n; k++) {
+	/* `budget` counts entries read and blocks passed over; the debt counts entries covered. */
+	for (n = 0; ft->sweep_owed > 0 && n < budget; n++) {
 		struct flow_entry *e;
+		uint32_t pos, t;
 
-		if (ended == max_end) {
-			ft->sweep_owed += n - k; /* the rest waits for the next call */
-			break;
-		}
 		if (ft->sweep_pos >= ft->high_water)
 			ft->sweep_pos = 0;
-		e = &ft->entries[ft->sweep_pos++];
-		if (e->ip_version == 0 ||
-		    (uint64_t)e->last_rel_ms + ft->timeout_ms[e->tclass] > now)
-			continue;
-		flow_table_end(ft, e, e->tclass == FLOW_TC_TCP_CLOSED ? FLOW_END_CLOSED : FLOW_END_IDLE);
-		ended++;
+		pos = ft->sweep_pos;
+		if (ended == max_end)
+			break; /* the rest waits for the next call (checked here: a block begun is
+				* read on, not passed over, when the sweep resumes) */
+		if ((pos & (FT_BLOCK - 1)) == 0) {
+			uint32_t *b = &ft->block_end[pos >> FT_BLOCK_SHIFT];
+			uint32_t span = ft->high_water - pos < FT_BLOCK ? ft->high_water - pos : FT_BLOCK;
+
+			if (*b > now) { /* none of its flows ends yet */
+				ft->sweep_pos += span;
+				ft->sweep_owed -= ft->sweep_owed < span ? ft->sweep_owed : span;
+				continue;
+			}
+			/* Read it through: its bound is rebuilt from the flows left in it, and
+			 * lowered meanwhile by the flows that start or change class in it. */
+			*b = FT_NO_END;
+			ft->sweep_block_min = FT_NO_END;
+		}
+		e = &ft->entries[pos];
+		ft->sweep_pos++;
+		ft->sweep_owed--;
+		if (e->ip_version != 0) {
+			t = entry_end(ft, e);
+			if (t <= now) {
+				flow_table_end(ft, e,
+					       e->tclass == FLOW_TC_TCP_CLOSED ? FLOW_END_CLOSED
+									 : FLOW_END_IDLE);
+				ended++;
+			} else if (t < ft->sweep_block_min) {
+				ft->sweep_block_min = t;
+			}
+		}
+		if ((ft->sweep_pos & (FT_BLOCK - 1)) == 0 || ft->sweep_pos >= ft->high_water)
+			block_lower(ft, pos, ft->sweep_block_min);
 	}
 	return ended;
 }

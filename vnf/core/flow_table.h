@@ -205,12 +205,13 @@ void flow_table_touch(struct flow_table *ft, struct flow_entry *e, uint64_t now_
 void flow_table_end(struct flow_table *ft, struct flow_entry *e, enum flow_end_reason reason);
 
 /*
- * The idle sweep: examine up to `budget` entries from where the last call stopped and end
- * those idle for longer than their class timeout at now_ms. It examines entries at the rate
- * that covers the used part of the table (up to the peak number of concurrent flows) once per
- * second of flow time (FLOW_SWEEP_PERIOD_MS), so a flow ends at most about a second after its
- * timeout while the sweep keeps up; `budget` bounds one call, and it ends at most `max_end`
- * flows (what the owner can take records for now: the rest waits). Returns the flows ended.
+ * The idle sweep: go on from where the last call stopped and end the flows idle for longer
+ * than their class timeout at now_ms. It covers the used part of the table (up to the peak
+ * number of concurrent flows) once per second of flow time (FLOW_SWEEP_PERIOD_MS), so a flow
+ * ends at most about a second after its timeout while the sweep keeps up; a block of entries
+ * none of whose flows can end yet is passed over unread. `budget` bounds one call (entries
+ * read plus blocks passed over), and it ends at most `max_end` flows (what the owner can take
+ * records for now: the rest waits). Returns the flows ended.
  */
 #define FLOW_SWEEP_PERIOD_MS 1000
 uint32_t flow_table_expire(struct flow_table *ft, uint64_t now_ms, uint32_t budget,
