@@ -89,9 +89,28 @@ def build(path):
     return flows
 
 
-def replay(flowtag, cap, tmp):
+def build_jumbo_burst(path):
+    """One HTTP flow whose answer is 96 frames of 64,000 bytes: a burst of them needs more
+    mbufs (33 each) than the smallest pool has. Returns the flow's (frames, wire bytes)."""
+    trafficgen.reset_ip_ids()
+    w = trafficgen.Writer()
+    s = trafficgen.TcpSession(w, 1700000100.0, "10.1.0.9", 41009, "10.1.0.80", 80)
+    s.send(True, b"GET /many HTTP/1.1\r\nHost: many.example.org\r\n\r\n")
+    s.send(False, b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % (96 * 64000))
+    for i in range(96):
+        s.send(False, bytes([0x61 + i % 26]) * 64000, mss=65000)
+    s.close()
+    w.write(path)
+    with open(path, "r+b") as f:
+        f.seek(16)
+        f.write(struct.pack("<I", 262144))
+    return len(w.packets), sum(len(fr) for _, fr in w.packets)
+
+
+def replay(flowtag, cap, tmp, config=None):
     recs_path = os.path.join(tmp, "flows.jsonl")
-    r = subprocess.run([flowtag, "replay", "--flows", recs_path, cap], stdout=subprocess.PIPE,
+    r = subprocess.run([flowtag, "replay", "--flows", recs_path] +
+                       (["-c", config] if config else []) + [cap], stdout=subprocess.PIPE,
                        stderr=subprocess.STDOUT, text=True, timeout=120)
     recs = {}
     if r.returncode == 0:
@@ -137,6 +156,23 @@ def main():
         check(counts == flows, "snap length 128: packets and bytes are the wire's, not the "
               "capture's: %s" % counts)
         check("0 malformed" in r.stdout, "snap length 128: no frame counted as malformed")
+
+        # Replay reads the capture into the data path's mbufs itself, a 64 KB frame as a chain
+        # of 33: with the smallest pool and a run of such frames every frame still arrives
+        # whole (a frame that finds no mbufs waits for the next receive).
+        jumbo = os.path.join(tmp, "jumbo.pcap")
+        frames, wire = build_jumbo_burst(jumbo)
+        small = os.path.join(tmp, "small-pool.yaml")
+        with open(small, "w") as f:
+            f.write("datapath: {mbufs: 1023}\nflows: {fragments: {held: 256}}\n")
+        r, recs = replay(a.flowtag, jumbo, tmp, small)
+        c = exit_counters(r.stdout) or {}
+        check(r.returncode == 0, "1023 mbufs: replay exits 0")
+        check(c.get("packets") == frames and c.get("bytes") == wire,
+              "1023 mbufs: every frame read and counted whole (%s of %d packets, %s of %d "
+              "bytes)" % (c.get("packets"), frames, c.get("bytes"), wire))
+        check([rec["label"] for rec in recs.values()] == ["HTTP"],
+              "1023 mbufs: the flow is HTTP (%s)" % [rec["label"] for rec in recs.values()])
     return finish()
 
 

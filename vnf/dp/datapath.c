@@ -251,7 +251,7 @@ datapath_create(const struct datapath_params *params, char *err, size_t err_len)
 		goto fail;
 	}
 	dp->max_frame = dp->cfg.mtu + ETH_HDR_LEN + VLAN_TAG_LEN;
-	dp->pkt_pool = rte_pktmbuf_pool_create("pkts", dp->cfg.mbufs, 256, 0,
+	dp->pkt_pool = rte_pktmbuf_pool_create(DP_PKT_POOL_NAME, dp->cfg.mbufs, 256, 0,
 					       RTE_MBUF_DEFAULT_BUF_SIZE, (int)rte_socket_id());
 	/* Every worker's ring full at once still finds records in the pool. */
 	dp->rec_pool = rte_mempool_create("records",

@@ -34,6 +34,7 @@ struct dpi;
 struct app_defs;
 struct dp_input;
 
+#define DP_PKT_POOL_NAME "pkts" /* the packets' mbufs (replay reads a capture into them) */
 #define DP_RECORD_WAIT_MS 5000 /* a lossless worker waits this long for record room at most */
 #define DP_RETIRED_POLICIES_MAX 64 /* swapped-out policies waiting for the workers to move on */
 #define DP_REQUESTS_MAX 256 /* requests in flight at once, over all workers */

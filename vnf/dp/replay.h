@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: LGPL-3.0-or-later */
 /*
  * flowtag replay's input: captures (pcap or pcapng, any supported link type) normalised into
- * one Ethernet pcap in a private temporary file, which a net_pcap vdev reads, so replayed
- * packets take exactly the path live ones take. Paced (packets per second) or as fast as it
+ * one Ethernet pcap in a private temporary file, which the rx lcore reads into the data path's
+ * mbufs itself (in 1 MB reads, with the timestamps net_pcap would give), on a net_pcap port
+ * that also writes --out, so replayed packets take the path live ones take. Paced (packets per second) or as fast as it
  * goes; once, or pass after pass (--loop: each pass ends every flow, then the port is
  * rewound after a pause). The input ends when it has delivered every packet, or when nothing
  * came for REPLAY_STALL_MS (a capture cut short).
