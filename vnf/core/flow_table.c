@@ -290,10 +290,13 @@ tunnel_word(uint32_t tunnel_id, uint8_t tunnel)
 #endif
 }
 
-_Static_assert(offsetof(struct flow_key, lo_port) == 32 && offsetof(struct flow_key, hi_port) == 34 &&
-		       offsetof(struct flow_key, vlan) == 36 && offsetof(struct flow_key, l4_proto) == 38 &&
+_Static_assert(offsetof(struct flow_key, lo_port) == 32 &&
+		       offsetof(struct flow_key, hi_port) == 34 &&
+		       offsetof(struct flow_key, vlan) == 36 &&
+		       offsetof(struct flow_key, l4_proto) == 38 &&
 		       offsetof(struct flow_key, ip_version) == 39 &&
-		       offsetof(struct flow_key, tunnel_id) == 40 && offsetof(struct flow_key, tunnel) == 44,
+		       offsetof(struct flow_key, tunnel_id) == 40 &&
+		       offsetof(struct flow_key, tunnel) == 44,
 	       "ports_word() and tunnel_word() follow the key's layout");
 
 bool

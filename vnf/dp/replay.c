@@ -45,7 +45,7 @@ struct replay {
 	uint8_t *buf; /* READ_BUF bytes: [buf_pos, buf_len) not yet delivered */
 	uint32_t buf_pos, buf_len;
 	bool read_failed;
-	struct rte_mempool *pool; /* the port's, looked up on the first receive */
+	struct rte_mempool *pool; /* the data path's packet mbufs, looked up on the first receive */
 	int ts_offset; /* the rx timestamp dynfield, as net_pcap fills it (us) */
 	uint64_t ts_flag;
 	uint64_t pass_rx; /* packets delivered this pass */
