@@ -14,6 +14,7 @@
 
 #include "apps.h"
 #include "flow_table.h"
+#include "text.h"
 
 /* A flow entry keeps protocol ids in 10 bits. */
 _Static_assert(NDPI_NUM_BITS <= FLOW_PROTO_ID_MAX + 1, "nDPI protocol ids fit a flow entry");
@@ -248,7 +249,8 @@ dpi_collect_meta(const struct dpi *dpi, uint32_t slot, struct dpi_meta *meta)
 
 	_Static_assert(sizeof(meta->host) >= sizeof(flow->host_server_name), "host fits");
 	_Static_assert(sizeof(meta->ja3c) >= sizeof(flow->protos.tls_quic.ja3_client), "ja3 fits");
-	snprintf(meta->host, sizeof(meta->host), "%s", flow->host_server_name);
+	text_copy(meta->host, sizeof(meta->host), flow->host_server_name,
+		  sizeof(flow->host_server_name));
 	meta->ja3c[0] = '\0';
 	/* ja3_client lives in a union: only meaningful for flows nDPI handled as TLS or QUIC. */
 	if (flow->detected_protocol_stack[0] == NDPI_PROTOCOL_TLS ||
@@ -256,7 +258,8 @@ dpi_collect_meta(const struct dpi *dpi, uint32_t slot, struct dpi_meta *meta)
 	    flow->detected_protocol_stack[0] == NDPI_PROTOCOL_QUIC ||
 	    flow->detected_protocol_stack[1] == NDPI_PROTOCOL_QUIC ||
 	    flow->detected_protocol_stack[1] == NDPI_PROTOCOL_DTLS)
-		snprintf(meta->ja3c, sizeof(meta->ja3c), "%s", flow->protos.tls_quic.ja3_client);
+		text_copy(meta->ja3c, sizeof(meta->ja3c), flow->protos.tls_quic.ja3_client,
+			  sizeof(flow->protos.tls_quic.ja3_client));
 	meta->risk = flow->risk;
 }
 

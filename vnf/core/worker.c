@@ -13,6 +13,7 @@
 #include "meta_pool.h"
 #include "nsh.h"
 #include "stat_item.h"
+#include "text.h"
 
 #define TCP_FIN 0x01
 #define TCP_SYN 0x02
@@ -397,7 +398,8 @@ fill_record(const struct worker *w, const struct flow_entry *e, struct flow_reco
 		if (pn != NULL)
 			rec->policy_version = pn->version;
 		if (pn != NULL && e->action == POLICY_CHAIN && e->chain < POLICY_MAX_CHAINS)
-			snprintf(rec->chain, sizeof(rec->chain), "%s", pn->chains[e->chain]);
+			text_copy(rec->chain, sizeof(rec->chain), pn->chains[e->chain],
+				  sizeof(pn->chains[e->chain]));
 	}
 }
 
